@@ -1,0 +1,292 @@
+"""Fixed names and defaults shared by every part of gnt (Ganeti's values)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+RELEASE_VERSION = "0.1.0"
+# Ganeti-compatible config version (3.0 -> 3000000); gnt writes this value.
+CONFIG_VERSION = 3000000
+OS_API_V20 = 20
+OS_API_VERSIONS = frozenset({10, 15, 20})
+PROTOCOL_VERSION = 3000000
+
+# ports
+DEFAULT_NODED_PORT = 1811
+DEFAULT_CONFD_PORT = 1814
+DEFAULT_MOND_PORT = 1815
+DEFAULT_RAPI_PORT = 5080
+FIRST_VNC_PORT = 5900  # Ganeti's VNC base port; network_port is allocated above it
+VNC_BASE_PORT = 5900
+DEFAULT_CONSOLE_PORT_POOL = (11000, 14999)  # cluster tcpudp_port_pool
+
+# hypervisors
+HT_KVM = "kvm"
+HT_FAKE = "fake"
+HYPER_TYPES = (HT_KVM, HT_FAKE)
+
+# disk templates
+DT_DISKLESS = "diskless"
+DT_FILE = "file"
+DT_SHARED_FILE = "sharedfile"
+DT_PLAIN = "plain"
+DT_DRBD8 = "drbd"
+DT_BLOCK = "blockdev"
+DT_RBD = "rbd"
+DT_EXT = "ext"
+DT_GLUSTER = "gluster"
+DISK_TEMPLATES = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE, DT_PLAIN, DT_DRBD8,
+                  DT_BLOCK, DT_RBD, DT_EXT, DT_GLUSTER)
+DTS_IMPLEMENTED = (DT_DISKLESS, DT_FILE)  # templates gnt can create today
+DTS_FILEBASED = (DT_FILE, DT_SHARED_FILE, DT_GLUSTER)
+DTS_INT_MIRROR = (DT_DRBD8,)
+DTS_EXT_MIRROR = (DT_DISKLESS, DT_SHARED_FILE, DT_BLOCK, DT_RBD, DT_EXT, DT_GLUSTER)
+
+FD_LOOP = "loop"
+FD_BLKTAP = "blktap"
+FD_BLKTAP2 = "blktap2"
+FILE_DRIVERS = (FD_LOOP, FD_BLKTAP, FD_BLKTAP2)
+FD_DEFAULT = FD_LOOP
+
+DISK_RDWR = "rw"
+DISK_RDONLY = "ro"
+DISK_ACCESS_SET = (DISK_RDWR, DISK_RDONLY)
+
+# instance admin states and statuses
+ADMINST_UP = "up"
+ADMINST_DOWN = "down"
+ADMINST_OFFLINE = "offline"
+ADMINST_ALL = (ADMINST_UP, ADMINST_DOWN, ADMINST_OFFLINE)
+ADMIN_SOURCE = "admin"
+USER_SOURCE = "user"
+
+INSTST_RUNNING = "running"
+INSTST_ADMINDOWN = "ADMIN_down"
+INSTST_ADMINOFFLINE = "ADMIN_offline"
+INSTST_NODEOFFLINE = "ERROR_nodeoffline"
+INSTST_NODEDOWN = "ERROR_nodedown"
+INSTST_WRONGNODE = "ERROR_wrongnode"
+INSTST_ERRORUP = "ERROR_up"
+INSTST_ERRORDOWN = "ERROR_down"
+INSTST_USERDOWN = "USER_down"
+
+# job and opcode statuses
+JOB_STATUS_QUEUED = "queued"
+JOB_STATUS_WAITING = "waiting"
+JOB_STATUS_CANCELING = "canceling"
+JOB_STATUS_RUNNING = "running"
+JOB_STATUS_CANCELED = "canceled"
+JOB_STATUS_SUCCESS = "success"
+JOB_STATUS_ERROR = "error"
+JOBS_PENDING = (JOB_STATUS_QUEUED, JOB_STATUS_WAITING, JOB_STATUS_CANCELING)
+JOBS_FINALIZED = (JOB_STATUS_CANCELED, JOB_STATUS_SUCCESS, JOB_STATUS_ERROR)
+JOB_STATUS_ALL = JOBS_PENDING + (JOB_STATUS_RUNNING,) + JOBS_FINALIZED
+
+OP_STATUS_QUEUED = "queued"
+OP_STATUS_WAITING = "waiting"
+OP_STATUS_CANCELING = "canceling"
+OP_STATUS_RUNNING = "running"
+OP_STATUS_CANCELED = "canceled"
+OP_STATUS_SUCCESS = "success"
+OP_STATUS_ERROR = "error"
+
+# priorities (lower value = higher priority), as Ganeti
+OP_PRIO_LOWEST = 19
+OP_PRIO_HIGHEST = -20
+OP_PRIO_LOW = 10
+OP_PRIO_NORMAL = 0
+OP_PRIO_HIGH = -10
+OP_PRIO_DEFAULT = OP_PRIO_NORMAL
+PRIORITY_NAMES = {"low": OP_PRIO_LOW, "normal": OP_PRIO_NORMAL, "high": OP_PRIO_HIGH}
+
+# job log types
+ELOG_MESSAGE = "message"
+ELOG_REMOTE_IMPORT = "remote-import"
+ELOG_JQUEUE_TEST = "jqueue-test"
+ELOG_DELAY_TEST = "delay-test"
+
+# node roles (one letter, as gnt-node list shows them)
+NR_MASTER = "M"
+NR_MCANDIDATE = "C"
+NR_REGULAR = "R"
+NR_DRAINED = "D"
+NR_OFFLINE = "O"
+
+# instance creation modes
+INSTANCE_CREATE = "create"
+INSTANCE_IMPORT = "import"
+INSTANCE_REMOTE_IMPORT = "remote-import"
+
+# reboot types
+INSTANCE_REBOOT_SOFT = "soft"
+INSTANCE_REBOOT_HARD = "hard"
+INSTANCE_REBOOT_FULL = "full"
+REBOOT_TYPES = (INSTANCE_REBOOT_SOFT, INSTANCE_REBOOT_HARD, INSTANCE_REBOOT_FULL)
+
+DEFAULT_SHUTDOWN_TIMEOUT = 120  # seconds
+
+# NIC modes
+NIC_MODE_BRIDGED = "bridged"
+NIC_MODE_ROUTED = "routed"
+NIC_MODE_OVS = "openvswitch"
+NIC_VALID_MODES = (NIC_MODE_BRIDGED, NIC_MODE_ROUTED, NIC_MODE_OVS)
+VALUE_AUTO = "auto"
+VALUE_GENERATE = "generate"
+VALUE_NONE = "none"
+VALUE_DEFAULT = "default"
+
+DEFAULT_MAC_PREFIX = "aa:00:00"
+DEFAULT_BRIDGE = "xen-br0"
+DEFAULT_CANDIDATE_POOL_SIZE = 10
+DEFAULT_MAX_RUNNING_JOBS = 20
+DEFAULT_MAX_TRACKED_JOBS = 25
+DEFAULT_ENABLED_HYPERVISOR = HT_KVM
+DEFAULT_MASTER_NETDEV = "eth0"
+DEFAULT_VG = "xenvg"
+
+# ---------------------------------------------------------------------------
+# parameter families: names, kinds and defaults
+
+# kinds used by gnt.objects.params to check and coerce values
+VTYPE_STRING = "string"
+VTYPE_MAYBE_STRING = "maybe-string"
+VTYPE_BOOL = "bool"
+VTYPE_SIZE = "size"  # MiB, accepts unit suffixes
+VTYPE_INT = "int"
+VTYPE_FLOAT = "float"
+
+BE_MAXMEM = "maxmem"
+BE_MINMEM = "minmem"
+BE_MEMORY = "memory"  # legacy name of maxmem (and minmem)
+BE_VCPUS = "vcpus"
+BE_AUTO_BALANCE = "auto_balance"
+BE_ALWAYS_FAILOVER = "always_failover"
+BE_SPINDLE_USE = "spindle_use"
+
+BES_PARAMETER_TYPES: dict[str, str] = {
+    BE_MAXMEM: VTYPE_SIZE,
+    BE_MINMEM: VTYPE_SIZE,
+    BE_VCPUS: VTYPE_INT,
+    BE_AUTO_BALANCE: VTYPE_BOOL,
+    BE_ALWAYS_FAILOVER: VTYPE_BOOL,
+    BE_SPINDLE_USE: VTYPE_INT,
+}
+BEC_DEFAULTS: dict[str, Any] = {
+    BE_MINMEM: 128,
+    BE_MAXMEM: 128,
+    BE_VCPUS: 1,
+    BE_AUTO_BALANCE: True,
+    BE_ALWAYS_FAILOVER: False,
+    BE_SPINDLE_USE: 1,
+}
+
+NIC_MODE = "mode"
+NIC_LINK = "link"
+NIC_VLAN = "vlan"
+NICS_PARAMETER_TYPES: dict[str, str] = {
+    NIC_MODE: VTYPE_STRING,
+    NIC_LINK: VTYPE_STRING,
+    NIC_VLAN: VTYPE_MAYBE_STRING,
+}
+NICC_DEFAULTS: dict[str, Any] = {NIC_MODE: NIC_MODE_BRIDGED, NIC_LINK: DEFAULT_BRIDGE, NIC_VLAN: ""}
+
+ND_OOB_PROGRAM = "oob_program"
+ND_SPINDLE_COUNT = "spindle_count"
+ND_EXCLUSIVE_STORAGE = "exclusive_storage"
+ND_OVS = "ovs"
+ND_OVS_NAME = "ovs_name"
+ND_OVS_LINK = "ovs_link"
+ND_SSH_PORT = "ssh_port"
+ND_CPU_SPEED = "cpu_speed"
+NDS_PARAMETER_TYPES: dict[str, str] = {
+    ND_OOB_PROGRAM: VTYPE_STRING,
+    ND_SPINDLE_COUNT: VTYPE_INT,
+    ND_EXCLUSIVE_STORAGE: VTYPE_BOOL,
+    ND_OVS: VTYPE_BOOL,
+    ND_OVS_NAME: VTYPE_MAYBE_STRING,
+    ND_OVS_LINK: VTYPE_MAYBE_STRING,
+    ND_SSH_PORT: VTYPE_INT,
+    ND_CPU_SPEED: VTYPE_FLOAT,
+}
+NDC_DEFAULTS: dict[str, Any] = {
+    ND_OOB_PROGRAM: "",
+    ND_SPINDLE_COUNT: 1,
+    ND_EXCLUSIVE_STORAGE: False,
+    ND_OVS: False,
+    ND_OVS_NAME: "switch1",
+    ND_OVS_LINK: "",
+    ND_SSH_PORT: 22,
+    ND_CPU_SPEED: 1.0,
+}
+
+# diskparams per template (Ganeti's names and defaults)
+DISK_DT_TYPES: dict[str, dict[str, str]] = {
+    DT_DRBD8: {
+        "resync-rate": VTYPE_INT, "data-stripes": VTYPE_INT, "meta-stripes": VTYPE_INT,
+        "metavg": VTYPE_STRING, "disk-barriers": VTYPE_STRING, "meta-barriers": VTYPE_BOOL,
+        "dynamic-resync": VTYPE_BOOL, "c-plan-ahead": VTYPE_INT, "c-fill-target": VTYPE_INT,
+        "c-delay-target": VTYPE_INT, "c-max-rate": VTYPE_INT, "c-min-rate": VTYPE_INT,
+        "protocol": VTYPE_STRING, "disk-custom": VTYPE_STRING, "net-custom": VTYPE_STRING,
+    },
+    DT_PLAIN: {"stripes": VTYPE_INT},
+    DT_RBD: {"pool": VTYPE_STRING, "access": VTYPE_STRING, "user-id": VTYPE_STRING},
+    DT_EXT: {"access": VTYPE_STRING},
+    DT_GLUSTER: {"host": VTYPE_STRING, "volume": VTYPE_STRING, "port": VTYPE_INT,
+                 "access": VTYPE_STRING},
+    DT_FILE: {}, DT_SHARED_FILE: {}, DT_BLOCK: {}, DT_DISKLESS: {},
+}
+DISK_DT_DEFAULTS: dict[str, dict[str, Any]] = {
+    DT_DRBD8: {
+        "resync-rate": 61440, "data-stripes": 1, "meta-stripes": 1, "metavg": DEFAULT_VG,
+        "disk-barriers": "n", "meta-barriers": False, "dynamic-resync": False,
+        "c-plan-ahead": 20, "c-fill-target": 0, "c-delay-target": 1, "c-max-rate": 61440,
+        "c-min-rate": 4096, "protocol": "C", "disk-custom": "", "net-custom": "",
+    },
+    DT_PLAIN: {"stripes": 1},
+    DT_RBD: {"pool": "rbd", "access": "kernelspace", "user-id": ""},
+    DT_EXT: {"access": "kernelspace"},
+    DT_GLUSTER: {"host": "127.0.0.1", "volume": "gv0", "port": 24007, "access": "kernelspace"},
+    DT_FILE: {}, DT_SHARED_FILE: {}, DT_BLOCK: {}, DT_DISKLESS: {},
+}
+
+# ipolicy
+ISPEC_MEM_SIZE = "memory-size"
+ISPEC_CPU_COUNT = "cpu-count"
+ISPEC_DISK_COUNT = "disk-count"
+ISPEC_DISK_SIZE = "disk-size"
+ISPEC_NIC_COUNT = "nic-count"
+ISPEC_SPINDLE_USE = "spindle-use"
+ISPECS_PARAMETERS = (ISPEC_MEM_SIZE, ISPEC_CPU_COUNT, ISPEC_DISK_COUNT, ISPEC_DISK_SIZE,
+                     ISPEC_NIC_COUNT, ISPEC_SPINDLE_USE)
+IPOLICY_DEFAULTS: dict[str, Any] = {
+    "minmax": [{
+        "min": {ISPEC_MEM_SIZE: 128, ISPEC_CPU_COUNT: 1, ISPEC_DISK_COUNT: 1,
+                ISPEC_DISK_SIZE: 1024, ISPEC_NIC_COUNT: 1, ISPEC_SPINDLE_USE: 1},
+        "max": {ISPEC_MEM_SIZE: 32768, ISPEC_CPU_COUNT: 8, ISPEC_DISK_COUNT: 16,
+                ISPEC_DISK_SIZE: 1024 * 1024, ISPEC_NIC_COUNT: 8, ISPEC_SPINDLE_USE: 12},
+    }],
+    "std": {ISPEC_MEM_SIZE: 128, ISPEC_CPU_COUNT: 1, ISPEC_DISK_COUNT: 1,
+            ISPEC_DISK_SIZE: 1024, ISPEC_NIC_COUNT: 1, ISPEC_SPINDLE_USE: 1},
+    "disk-templates": list(DISK_TEMPLATES),
+    "vcpu-ratio": 4.0,
+    "spindle-ratio": 32.0,
+}
+
+# hypervisor parameters: see gnt.hypervisor.<hv>.PARAMETERS for each hypervisor
+# (names, kinds and defaults live beside the code that uses them).
+
+# limits used to reject absurd input early
+MAX_DISK_SIZE_MIB = 16 * 1024 * 1024  # 16 TiB
+MAX_MEMORY_MIB = 4 * 1024 * 1024  # 4 TiB
+MAX_VCPUS = 1024
+MAX_DISKS = 16
+MAX_NICS = 8
+
+SSCONF_KEYS = (
+    "cluster_name", "cluster_tags", "file_storage_dir", "shared_file_storage_dir",
+    "master_candidates", "master_candidates_ips", "master_ip", "master_netdev",
+    "master_netmask", "master_node", "node_list", "node_primary_ips", "node_secondary_ips",
+    "node_vm_capable", "offline_nodes", "online_nodes", "primary_ip_family", "instance_list",
+    "release_version", "hypervisor_list", "maintain_node_health", "uid_pool", "nodegroups",
+    "networks", "enabled_user_shutdown",
+)

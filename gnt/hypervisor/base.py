@@ -1,0 +1,175 @@
+"""The hypervisor interface (node side) and the objects it exchanges.
+
+Every hypervisor module (``kvm``, ``fake``) provides a subclass of
+:class:`Hypervisor` and a ``PARAMETERS`` table.  The master only validates
+parameters (:func:`gnt.hypervisor.check_parameters`); everything else runs in
+the node daemon, which receives an :class:`InstanceSpec` over RPC.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ParamDef(BaseModel):
+    """One hypervisor parameter: its kind (``gnt.constants.VTYPE_*``) and default.
+
+    ``choices`` restricts string values; ``None`` allows any.
+    """
+
+    kind: str
+    default: Any
+    choices: tuple[str, ...] | None = None
+
+
+class DiskSpec(BaseModel):
+    """A disk as the hypervisor sees it once assembled on the node.
+
+    ``path``: block device or file path; ``uri``: userspace URI (ext/rbd), if
+    any; ``mode``: ``rw``/``ro``; ``size``: MiB.
+    """
+
+    uuid: str
+    name: str | None = None
+    index: int
+    path: str
+    uri: str | None = None
+    mode: str = "rw"
+    size: int
+    dev_type: str = "file"
+
+
+class NICSpec(BaseModel):
+    """A NIC with its filled nicparams (``mode``, ``link``, ``vlan``)."""
+
+    uuid: str
+    name: str | None = None
+    index: int
+    mac: str
+    ip: str | None = None
+    nicparams: dict[str, Any] = Field(default_factory=dict)
+
+
+class InstanceSpec(BaseModel):
+    """What a node needs to run an instance: filled parameters, disks, NICs.
+
+    ``beparams`` and ``hvparams`` are the filled (effective) values; memory is
+    ``beparams['maxmem']`` MiB unless ``runtime_memory`` (MiB) is given.
+    """
+
+    name: str
+    uuid: str
+    hypervisor: str
+    os: str = ""
+    hvparams: dict[str, Any]
+    beparams: dict[str, Any]
+    osparams: dict[str, Any] = Field(default_factory=dict)
+    disks: list[DiskSpec] = Field(default_factory=list)
+    nics: list[NICSpec] = Field(default_factory=list)
+    network_port: int | None = None
+    runtime_memory: int | None = None
+
+    @property
+    def memory(self) -> int:
+        """Memory to give the guest, MiB."""
+        return int(self.runtime_memory or self.beparams["maxmem"])
+
+
+class InstanceRuntimeInfo(BaseModel):
+    """What a node reports about a running instance (memory MiB)."""
+
+    name: str
+    state: Literal["running", "paused", "shutdown", "crashed", "unknown"] = "running"
+    memory: int
+    vcpus: int
+    pid: int | None = None
+    uptime: float | None = None
+
+
+class NodeHvInfo(BaseModel):
+    """The hypervisor's view of the node: memory in MiB, CPU counts."""
+
+    memory_total: int
+    memory_free: int
+    memory_dom0: int
+    cpu_total: int
+    cpu_nodes: int = 1
+    cpu_sockets: int = 1
+    cpu_dom0: int = 0
+    hv_version: str = ""
+
+
+class ConsoleInfo(BaseModel):
+    """How to reach an instance's console (Ganeti's console object).
+
+    ``kind``: ``ssh`` (run ``command`` on ``host``), ``vnc``, ``spice`` or
+    ``msg`` (only ``message`` is meaningful).
+    """
+
+    instance: str
+    kind: Literal["ssh", "vnc", "spice", "msg"]
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    command: list[str] | None = None
+    display: int | None = None
+    message: str | None = None
+
+
+class Hypervisor(abc.ABC):
+    """A hypervisor driver running inside the node daemon.
+
+    Errors are raised as :class:`gnt.errors.HypervisorError`.
+    """
+
+    name: str
+    PARAMETERS: dict[str, ParamDef] = {}
+
+    @abc.abstractmethod
+    def start_instance(self, spec: InstanceSpec, startup_paused: bool = False) -> None:
+        """Start the instance; raises if it is already running or fails to start."""
+
+    @abc.abstractmethod
+    def stop_instance(self, name: str, force: bool = False, timeout: int = 120) -> None:
+        """Stop the instance: graceful (ACPI) unless ``force``, hard after ``timeout`` s.
+
+        Stopping an instance that is not running is not an error.
+        """
+
+    @abc.abstractmethod
+    def reboot_instance(self, spec: InstanceSpec) -> None:
+        """Soft reboot of a running instance (the guest restarts, same process)."""
+
+    @abc.abstractmethod
+    def get_instance_info(self, name: str) -> InstanceRuntimeInfo | None:
+        """Runtime info, or None when the instance does not run here."""
+
+    @abc.abstractmethod
+    def list_instances(self) -> list[str]:
+        """Names of the instances running here."""
+
+    def get_all_instances_info(self) -> list[InstanceRuntimeInfo]:
+        out = []
+        for name in self.list_instances():
+            info = self.get_instance_info(name)
+            if info is not None:
+                out.append(info)
+        return out
+
+    @abc.abstractmethod
+    def get_node_info(self) -> NodeHvInfo:
+        """Memory and CPU of this node as the hypervisor sees them."""
+
+    @abc.abstractmethod
+    def get_console(self, spec: InstanceSpec, node_name: str) -> ConsoleInfo:
+        """How to reach the console of the running instance."""
+
+    def cleanup_instance(self, name: str) -> None:  # noqa: B027 - optional hook
+        """Remove leftovers (runtime files) of a stopped instance."""
+
+    def verify(self) -> list[str]:
+        """Problems with the hypervisor on this node (empty when fine)."""
+        return []

@@ -1,0 +1,1 @@
+"""Opcodes: one typed model per operation (Ganeti OP_* names)."""

@@ -1,0 +1,1 @@
+"""Block devices per disk template (node side)."""
