@@ -120,6 +120,10 @@ class JobLost(JobQueueError):
     default_ecode = ECODE_NOENT
 
 
+class JobCanceled(JobQueueError):
+    """A job was canceled before it finished."""
+
+
 class LuxiError(GntError):
     """The master daemon could not be reached or answered badly."""
 

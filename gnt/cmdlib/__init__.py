@@ -1,0 +1,1 @@
+"""Logical units: one module per area, the LU lifecycle in :mod:`gnt.cmdlib.base`."""

@@ -1,0 +1,108 @@
+"""The logical unit (LU) base class and its lifecycle.
+
+Each opcode is carried out by one LU, driven by
+:class:`gnt.cmdlib.processor.Processor` through Ganeti's lifecycle:
+
+1. ``check_arguments()``  - opcode-only checks, no config access
+2. ``expand_names()``     - resolve names, fill ``needed_locks``/``share_locks``
+3. ``declare_locks(level)`` - per level, just before it is acquired
+4. locks acquired level by level (cluster, group, instance, node, node-res)
+5. ``check_prereq()``     - every precondition, with locks held; must not change anything
+6. ``exec(feedback)``     - the work; undo what it created when it fails
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from gnt import constants as C
+from gnt import errors
+from gnt.locking import ALL_SET, Level
+from gnt.opcodes.base import OpCode
+
+if TYPE_CHECKING:
+    from gnt.masterd.context import MasterContext
+    from gnt.objects import ConfigData
+
+FeedbackFn = Callable[[str], None]
+
+_LU_REGISTRY: dict[str, type[LogicalUnit]] = {}
+
+
+def lu_for(op_id: str) -> type[LogicalUnit]:
+    """The LU class for ``op_id``; raises OpCodeUnknown if none."""
+    import gnt.cmdlib.all  # noqa: F401 - registers LUs
+
+    try:
+        return _LU_REGISTRY[op_id]
+    except KeyError:
+        raise errors.OpCodeUnknown(f"No logical unit for opcode {op_id}") from None
+
+
+class LogicalUnit:
+    """Base of every LU.  Subclasses set ``OP`` (the opcode class they run).
+
+    ``REQ_BGL``: take the cluster lock exclusively (True) or shared (False).
+    ``needed_locks`` maps :class:`Level` -> list of names or ``ALL_SET``;
+    ``share_locks`` maps level -> True for shared.
+    """
+
+    OP: ClassVar[type[OpCode]]
+    REQ_BGL: ClassVar[bool] = True
+
+    def __init__(self, ctx: MasterContext, op: OpCode, owner: Any,
+                 log_fn: Callable[[str, Any], None]) -> None:
+        self.ctx = ctx
+        self.op = op
+        self.owner = owner
+        self._log_fn = log_fn
+        self.needed_locks: dict[Level, Any] = {}
+        self.share_locks: dict[Level, bool] = {}
+        self.acquired: dict[Level, set[str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        op = cls.__dict__.get("OP")
+        if op is not None:
+            _LU_REGISTRY[op.OP_ID] = cls
+
+    # --- convenience ---
+    @property
+    def cfg(self) -> ConfigData:
+        return self.ctx.cfg.data
+
+    def log_info(self, msg: str) -> None:
+        """A job log message (shown by the CLI while the job runs)."""
+        self._log_fn(C.ELOG_MESSAGE, msg)
+
+    def log_warning(self, msg: str) -> None:
+        self._log_fn(C.ELOG_MESSAGE, f"WARNING: {msg}")
+
+    def share_all(self) -> None:
+        """Take every lock of this LU in shared mode."""
+        self.share_locks = {lvl: True for lvl in Level}
+
+    # --- lifecycle (override as needed) ---
+    def check_arguments(self) -> None:
+        """Opcode-only checks; raise OpPrereqError on bad input."""
+
+    def expand_names(self) -> None:
+        """Resolve names and fill ``needed_locks``."""
+
+    def declare_locks(self, level: Level) -> None:
+        """Compute the locks of ``level`` from those already acquired."""
+
+    def check_prereq(self) -> None:
+        """Check every precondition with the locks held; change nothing."""
+
+    def exec(self, feedback: FeedbackFn) -> Any:
+        """Do the work and return a JSON-able result."""
+        raise NotImplementedError
+
+
+class NoHooksLU(LogicalUnit):
+    """An LU without hooks (queries, tests, ...)."""
+
+
+__all__ = ["ALL_SET", "Level", "LogicalUnit", "NoHooksLU", "lu_for", "FeedbackFn"]

@@ -1,0 +1,104 @@
+"""Helpers shared by logical units: name expansion, node checks, specs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gnt import errors
+from gnt.hypervisor.base import DiskSpec, InstanceSpec, NICSpec
+from gnt.objects import ConfigData, Disk, Instance, Node
+from gnt.objects import fill
+from gnt.storage.base import BlockDevSpec
+
+
+def expand_instance(cfg: ConfigData, name: str) -> Instance:
+    """The instance called ``name``; raises OpPrereqError (unknown_entity)."""
+    inst = cfg.instance_by_name(name)
+    if inst is None:
+        raise errors.OpPrereqError(f"Instance '{name}' not known", errors.ECODE_NOENT)
+    return inst
+
+
+def expand_node(cfg: ConfigData, name: str) -> Node:
+    """The node called ``name`` (full or short name); raises OpPrereqError."""
+    node = cfg.node_by_name(name)
+    if node is None:
+        matches = [n for n in cfg.nodes.values() if n.name.split(".")[0] == name]
+        if len(matches) == 1:
+            node = matches[0]
+    if node is None:
+        raise errors.OpPrereqError(f"Node '{name}' not known", errors.ECODE_NOENT)
+    return node
+
+
+def check_node_online(node: Node, msg: str = "") -> None:
+    if node.offline:
+        raise errors.OpPrereqError(
+            f"{msg or 'Cannot use node'}: node {node.name} is offline", errors.ECODE_STATE)
+
+
+def check_node_not_drained(node: Node) -> None:
+    if node.drained:
+        raise errors.OpPrereqError(f"Node {node.name} is drained", errors.ECODE_STATE)
+
+
+def check_node_vm_capable(node: Node) -> None:
+    if not node.vm_capable:
+        raise errors.OpPrereqError(f"Node {node.name} is not vm capable",
+                                   errors.ECODE_STATE)
+
+
+def disk_bdev_specs(disks: list[Disk]) -> list[BlockDevSpec]:
+    """Disks as sent to nodes."""
+    return [BlockDevSpec(uuid=d.uuid, dev_type=d.dev_type, logical_id=d.logical_id,
+                         size=d.size, mode=d.mode, name=d.name, iv_name=d.iv_name,
+                         params=d.params)
+            for d in disks]
+
+
+def bdev_specs(cfg: ConfigData, inst: Instance) -> list[BlockDevSpec]:
+    """The instance's disks as sent to nodes."""
+    return disk_bdev_specs(cfg.instance_disks(inst))
+
+
+def instance_spec(cfg: ConfigData, inst: Instance, hvparams: dict[str, Any] | None = None,
+                  beparams: dict[str, Any] | None = None) -> InstanceSpec:
+    """The :class:`InstanceSpec` of ``inst`` with filled parameters.
+
+    ``hvparams``/``beparams`` override the instance's for this use only
+    (``gnt-instance start -H/-B``).  Disk paths are filled in by the node.
+    """
+    cl = cfg.cluster
+    hvp = fill.fill_instance_hv(cl, inst)
+    if hvparams:
+        hvp.update(hvparams)
+    bep = fill.fill_instance_be(cl, inst)
+    if beparams:
+        bep.update(beparams)
+    disks = [DiskSpec(uuid=d.uuid, name=d.name, index=i, path="", mode=d.mode, size=d.size,
+                      dev_type=d.dev_type)
+             for i, d in enumerate(cfg.instance_disks(inst))]
+    nics = [NICSpec(uuid=n.uuid, name=n.name, index=i, mac=n.mac, ip=n.ip,
+                    nicparams=fill.fill_nic(cl, n))
+            for i, n in enumerate(inst.nics)]
+    return InstanceSpec(name=inst.name, uuid=inst.uuid, hypervisor=inst.hypervisor,
+                        os=inst.os, hvparams=hvp, beparams=bep,
+                        osparams=fill.fill_os(cl, inst.os, inst.osparams),
+                        disks=disks, nics=nics, network_port=inst.network_port)
+
+
+def node_free_memory(ctx: Any, node: Node, hypervisor: str) -> int:
+    """Free memory (MiB) of ``node`` as its hypervisor reports it; raises on RPC failure."""
+    res = ctx.rpc.node_info([node.uuid], [hypervisor])[node.uuid]
+    res.raise_on_fail(f"Cannot get current information from node {node.name}")
+    return int(res.data["hv"][hypervisor]["memory_free"])
+
+
+def check_node_free_memory(ctx: Any, node: Node, reason: str, requested: int,
+                           hypervisor: str) -> None:
+    """Raise OpPrereqError (insufficient_resources) if ``node`` lacks ``requested`` MiB."""
+    free = node_free_memory(ctx, node, hypervisor)
+    if requested > free:
+        raise errors.OpPrereqError(
+            f"Not enough memory on node {node.name} for {reason}: needed {requested} MiB,"
+            f" available {free} MiB", errors.ECODE_NORES)

@@ -1,0 +1,328 @@
+"""LUInstanceCreate: ``gnt-instance add``.
+
+Order of work (each step undone if a later one fails): create disks on the
+primary node, add the instance to the config, run the OS create script,
+start the instance.  Every check that can fail runs before the first step.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gnt import constants as C
+from gnt import errors, hypervisor, netutils
+from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
+from gnt.cmdlib.common import (bdev_specs, check_node_free_memory, disk_bdev_specs, check_node_not_drained,
+                               check_node_online, check_node_vm_capable, expand_node,
+                               instance_spec)
+from gnt.objects import NIC, Disk, Instance
+from gnt.objects import fill
+from gnt.objects.base import new_uuid
+from gnt.objects.params import check_params, upgrade_beparams
+from gnt.opcodes.instance import OpInstanceCreate
+from gnt.units import parse_unit
+
+_MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+_DISK_KEYS = {"size", "mode", "name", "vg", "metavg", "spindles", "provider", "adopt",
+              "access"}
+_NIC_KEYS = {"mac", "ip", "mode", "link", "vlan", "name", "network"}
+
+
+def _parse_disks(op: OpInstanceCreate) -> list[dict[str, Any]]:
+    if op.disk_template == C.DT_DISKLESS:
+        if op.disks:
+            raise errors.OpPrereqError(
+                "Disk template 'diskless' takes no disks; remove the --disk options",
+                errors.ECODE_INVAL)
+        return []
+    if not op.disks:
+        raise errors.OpPrereqError(
+            f"Disk template '{op.disk_template}' needs at least one disk (--disk or -s)",
+            errors.ECODE_INVAL)
+    if len(op.disks) > C.MAX_DISKS:
+        raise errors.OpPrereqError(f"Too many disks ({len(op.disks)}); at most "
+                                   f"{C.MAX_DISKS}", errors.ECODE_INVAL)
+    out = []
+    for idx, d in enumerate(op.disks):
+        unknown = set(d) - _DISK_KEYS
+        if unknown:
+            raise errors.OpPrereqError(
+                f"Disk {idx}: unknown parameter(s) {', '.join(sorted(unknown))}; allowed: "
+                f"{', '.join(sorted(_DISK_KEYS))}", errors.ECODE_INVAL)
+        if "size" not in d:
+            raise errors.OpPrereqError(f"Disk {idx}: missing 'size'", errors.ECODE_INVAL)
+        try:
+            size = parse_unit(d["size"])
+        except errors.ParameterError as err:
+            raise errors.OpPrereqError(f"Disk {idx}: invalid size: {err}",
+                                       errors.ECODE_INVAL) from None
+        if size <= 0 or size > C.MAX_DISK_SIZE_MIB:
+            raise errors.OpPrereqError(
+                f"Disk {idx}: size {size} MiB out of range (1 to {C.MAX_DISK_SIZE_MIB} MiB)",
+                errors.ECODE_INVAL)
+        mode = d.get("mode", C.DISK_RDWR)
+        if mode not in C.DISK_ACCESS_SET:
+            raise errors.OpPrereqError(f"Disk {idx}: invalid mode {mode!r}; allowed: rw, ro",
+                                       errors.ECODE_INVAL)
+        if "adopt" in d:
+            raise errors.OpPrereqError(
+                f"Disk {idx}: adoption is not supported for template '{op.disk_template}'",
+                errors.ECODE_INVAL)
+        out.append({"size": size, "mode": mode, "name": d.get("name")})
+    return out
+
+
+def _parse_nics(op: OpInstanceCreate) -> list[dict[str, Any]]:
+    if len(op.nics) > C.MAX_NICS:
+        raise errors.OpPrereqError(f"Too many NICs ({len(op.nics)}); at most {C.MAX_NICS}",
+                                   errors.ECODE_INVAL)
+    out = []
+    for idx, n in enumerate(op.nics):
+        unknown = set(n) - _NIC_KEYS
+        if unknown:
+            raise errors.OpPrereqError(
+                f"NIC {idx}: unknown parameter(s) {', '.join(sorted(unknown))}; allowed: "
+                f"{', '.join(sorted(_NIC_KEYS))}", errors.ECODE_INVAL)
+        mac = str(n.get("mac") or C.VALUE_AUTO).lower()
+        if mac not in (C.VALUE_AUTO, C.VALUE_GENERATE) and not _MAC_RE.match(mac):
+            raise errors.OpPrereqError(f"NIC {idx}: invalid MAC address {mac!r}",
+                                       errors.ECODE_INVAL)
+        ip = n.get("ip")
+        if ip is not None and str(ip).lower() == C.VALUE_NONE:
+            ip = None
+        if ip is not None and ip != "pool" and not netutils.is_valid_ip4(str(ip)):
+            raise errors.OpPrereqError(f"NIC {idx}: invalid IP address {ip!r}",
+                                       errors.ECODE_INVAL)
+        nicparams = check_params("NIC", C.NICS_PARAMETER_TYPES,
+                                 {k: n[k] for k in ("mode", "link", "vlan") if k in n})
+        if nicparams.get("mode", C.NIC_MODE_BRIDGED) not in C.NIC_VALID_MODES:
+            raise errors.OpPrereqError(
+                f"NIC {idx}: invalid mode {nicparams['mode']!r}; allowed: "
+                f"{', '.join(C.NIC_VALID_MODES)}", errors.ECODE_INVAL)
+        if nicparams.get("mode") == C.NIC_MODE_ROUTED and ip is None:
+            raise errors.OpPrereqError(f"NIC {idx}: routed mode needs an IP address",
+                                       errors.ECODE_INVAL)
+        out.append({"mac": mac, "ip": ip, "name": n.get("name"), "nicparams": nicparams})
+    return out
+
+
+class LUInstanceCreate(LogicalUnit):
+    """Create an instance on one node (templates: diskless, file)."""
+
+    OP = OpInstanceCreate
+    REQ_BGL = False
+
+    @property
+    def o(self) -> OpInstanceCreate:
+        return self.op  # type: ignore[return-value]
+
+    def check_arguments(self) -> None:
+        op = self.o
+        if op.mode != C.INSTANCE_CREATE:
+            raise errors.OpPrereqError(f"Instance creation mode '{op.mode}' is not "
+                                       "supported yet; use 'create'", errors.ECODE_INVAL)
+        if op.disk_template not in C.DISK_TEMPLATES:
+            raise errors.OpPrereqError(
+                f"Invalid disk template '{op.disk_template}'; allowed: "
+                f"{', '.join(C.DISK_TEMPLATES)}", errors.ECODE_INVAL)
+        if op.disk_template not in C.DTS_IMPLEMENTED:
+            raise errors.OpPrereqError(
+                f"Disk template '{op.disk_template}' is not supported by gnt yet; "
+                f"supported: {', '.join(C.DTS_IMPLEMENTED)}", errors.ECODE_INVAL)
+        if op.ip_check and not op.name_check:
+            raise errors.OpPrereqError("Cannot do IP address check without a name check",
+                                       errors.ECODE_INVAL)
+        if op.iallocator or op.snode:
+            raise errors.OpPrereqError(
+                "Iallocators and secondary nodes are not supported yet; give -n NODE",
+                errors.ECODE_INVAL)
+        if not op.os_type and not op.no_install:
+            raise errors.OpPrereqError("No OS given (-o) and --no-install not set",
+                                       errors.ECODE_INVAL)
+        if op.file_driver and op.file_driver not in C.FILE_DRIVERS:
+            raise errors.OpPrereqError(f"Invalid file driver '{op.file_driver}'; allowed: "
+                                       f"{', '.join(C.FILE_DRIVERS)}", errors.ECODE_INVAL)
+        self.disks = _parse_disks(op)
+        self.nics = _parse_nics(op)
+        self.beparams = check_params("backend", C.BES_PARAMETER_TYPES,
+                                     upgrade_beparams(op.beparams))
+        for k in (C.BE_MAXMEM, C.BE_MINMEM):
+            if k in self.beparams and not 0 < self.beparams[k] <= C.MAX_MEMORY_MIB:
+                raise errors.OpPrereqError(
+                    f"Invalid backend parameter '{k}': {self.beparams[k]} MiB out of range "
+                    f"(1 to {C.MAX_MEMORY_MIB} MiB)", errors.ECODE_INVAL)
+        if C.BE_VCPUS in self.beparams and not 0 < self.beparams[C.BE_VCPUS] <= C.MAX_VCPUS:
+            raise errors.OpPrereqError(
+                f"Invalid backend parameter 'vcpus': {self.beparams[C.BE_VCPUS]} out of range"
+                f" (1 to {C.MAX_VCPUS})", errors.ECODE_INVAL)
+
+        self.hostname: str = op.instance_name
+        self.check_ip: str | None = None
+        if op.name_check:
+            host = netutils.resolve(op.instance_name)
+            self.hostname = host.name
+            self.check_ip = host.ip
+        self.op.instance_name = self.hostname
+
+    def expand_names(self) -> None:
+        op = self.o
+        if self.cfg.instance_by_name(self.hostname) is not None:
+            raise errors.OpPrereqError(f"Instance '{self.hostname}' is already in the "
+                                       "cluster", errors.ECODE_EXISTS)
+        if op.pnode is None:
+            if len(self.cfg.nodes) == 1:
+                op.pnode = next(iter(self.cfg.nodes.values())).name
+            else:
+                raise errors.OpPrereqError("No primary node given (-n) and no iallocator",
+                                           errors.ECODE_INVAL)
+        self.pnode = expand_node(self.cfg, op.pnode)
+        self.needed_locks[Level.INSTANCE] = [self.hostname]
+        self.needed_locks[Level.NODE] = [self.pnode.uuid]
+        self.needed_locks[Level.NODE_RES] = [self.pnode.uuid]
+
+    def check_prereq(self) -> None:
+        op, cl = self.o, self.cfg.cluster
+        if self.cfg.instance_by_name(self.hostname) is not None:
+            raise errors.OpPrereqError(f"Instance '{self.hostname}' is already in the "
+                                       "cluster", errors.ECODE_EXISTS)
+        if op.disk_template not in cl.enabled_disk_templates:
+            raise errors.OpPrereqError(
+                f"Disk template '{op.disk_template}' is not enabled in the cluster; enabled:"
+                f" {', '.join(cl.enabled_disk_templates)}", errors.ECODE_STATE)
+        self.hv_name = op.hypervisor or cl.default_hypervisor
+        if self.hv_name not in cl.enabled_hypervisors:
+            raise errors.OpPrereqError(
+                f"Hypervisor '{self.hv_name}' is not enabled in the cluster; enabled: "
+                f"{', '.join(cl.enabled_hypervisors)}", errors.ECODE_STATE)
+        self.hvparams = hypervisor.check_parameters(self.hv_name, op.hvparams)
+        check_node_online(self.pnode, "Cannot use offline primary node")
+        check_node_not_drained(self.pnode)
+        check_node_vm_capable(self.pnode)
+
+        if op.ip_check and self.check_ip and netutils.tcp_ping(self.check_ip, 22, 1.0):
+            raise errors.OpPrereqError(f"IP {self.check_ip} of instance {self.hostname} "
+                                       "already in use", errors.ECODE_NOTUNIQUE)
+        # MACs and IPs
+        used_macs = [n.mac for i in self.cfg.instances.values() for n in i.nics]
+        used_ips = {n.ip for i in self.cfg.instances.values() for n in i.nics if n.ip}
+        self.nic_objs: list[NIC] = []
+        for idx, n in enumerate(self.nics):
+            if n["mac"] in (C.VALUE_AUTO, C.VALUE_GENERATE):
+                mac = self.ctx.cfg.reservations.generate_mac(cl.mac_prefix, used_macs,
+                                                             self.owner)
+            else:
+                self.ctx.cfg.reservations.reserve_mac(n["mac"], used_macs, self.owner)
+                mac = n["mac"]
+            ip = n["ip"]
+            if ip == "pool":
+                raise errors.OpPrereqError(f"NIC {idx}: ip=pool needs a network",
+                                           errors.ECODE_INVAL)
+            if ip and op.conflicts_check and ip in used_ips:
+                raise errors.OpPrereqError(f"NIC {idx}: IP address {ip} already in use",
+                                           errors.ECODE_NOTUNIQUE)
+            self.nic_objs.append(NIC(mac=mac, ip=ip, name=n["name"],
+                                     nicparams=n["nicparams"]))
+        # file storage dir
+        if op.disk_template in C.DTS_FILEBASED:
+            base = op.file_storage_dir or cl.file_storage_dir
+            if op.file_storage_dir and not op.file_storage_dir.startswith(
+                    cl.file_storage_dir.rstrip("/") + "/"):
+                raise errors.OpPrereqError(
+                    f"File storage directory '{op.file_storage_dir}' is not below the "
+                    f"cluster's file storage directory {cl.file_storage_dir}",
+                    errors.ECODE_INVAL)
+            self.file_dir = f"{base.rstrip('/')}/{self.hostname}"
+        # OS
+        self.inst = self._build_instance()
+        if not op.no_install:
+            res = self.ctx.rpc.os_validate(self.pnode.uuid, op.os_type or "",
+                                           fill.fill_os(cl, op.os_type or "", op.osparams))
+            res.raise_on_fail(f"OS '{op.os_type}' check failed on node {self.pnode.name}")
+        # memory, when starting
+        if op.start:
+            bep = fill.fill_be(cl, self.beparams)
+            check_node_free_memory(self.ctx, self.pnode, f"starting instance {self.hostname}",
+                                   int(bep[C.BE_MAXMEM]), self.hv_name)
+
+    def _build_instance(self) -> Instance:
+        op = self.o
+        inst_uuid = new_uuid()
+        disks: list[Disk] = []
+        for idx, d in enumerate(self.disks):
+            duuid = new_uuid()
+            logical_id: list[Any] = []
+            if op.disk_template == C.DT_FILE:
+                logical_id = [op.file_driver or C.FD_DEFAULT,
+                              f"{self.file_dir}/{duuid}.file.disk{idx}"]
+            disks.append(Disk(uuid=duuid, dev_type=op.disk_template, logical_id=logical_id,
+                              size=d["size"], mode=d["mode"], name=d["name"],
+                              iv_name=f"disk/{idx}", nodes=[self.pnode.uuid]))
+        self.disk_objs = disks
+        port = None
+        if self.hv_name == C.HT_KVM:
+            used = [i.network_port for i in self.cfg.instances.values() if i.network_port]
+            port = self.ctx.cfg.reservations.allocate_port(
+                used, self.cfg.cluster.tcpudp_port_pool, self.owner)
+        return Instance(uuid=inst_uuid, name=self.hostname, primary_node=self.pnode.uuid,
+                        os=op.os_type or "", hypervisor=self.hv_name, hvparams=self.hvparams,
+                        beparams=self.beparams, osparams=op.osparams,
+                        osparams_private=op.osparams_private,
+                        admin_state=C.ADMINST_DOWN, nics=self.nic_objs,
+                        disk_template=op.disk_template, network_port=port,
+                        tags=list(op.tags))
+
+    # --- execution ---
+    def _remove_disks(self, created: list[Disk]) -> None:
+        specs = {b.uuid: b for b in disk_bdev_specs(created)}
+        for d in created:
+            res = self.ctx.rpc.blockdev_remove(self.pnode.uuid, specs[d.uuid])
+            if res.fail_msg:
+                self.log_warning(f"Could not remove disk {d.iv_name} on node "
+                                 f"{self.pnode.name}: {res.fail_msg}")
+
+    def exec(self, feedback: FeedbackFn) -> Any:
+        op, inst = self.o, self.inst
+        created: list[Disk] = []
+        try:
+            for spec, d in zip(disk_bdev_specs(self.disk_objs), self.disk_objs):
+                feedback(f"* creating disk {d.iv_name} ({d.size} MiB) on {self.pnode.name}")
+                self.ctx.rpc.blockdev_create(self.pnode.uuid, spec).raise_on_fail(
+                    f"Can't create disk {d.iv_name} on node {self.pnode.name}")
+                created.append(d)
+        except errors.GntError:
+            self._remove_disks(created)
+            raise
+        feedback(f"adding instance {inst.name} to cluster config")
+        try:
+            self.ctx.cfg.add_instance(inst, self.disk_objs)
+        except errors.GntError:
+            self._remove_disks(created)
+            raise
+        try:
+            if not op.no_install:
+                feedback("* running the instance OS create scripts...")
+                spec = instance_spec(self.cfg, inst)
+                res = self.ctx.rpc.instance_os_add(self.pnode.uuid, spec,
+                                                   bdev_specs(self.cfg, inst), False,
+                                                   op.debug_level, self.pnode.name)
+                res.raise_on_fail(f"Could not add os for instance {inst.name} on node "
+                                  f"{self.pnode.name}")
+            if op.start:
+                inst.admin_state = C.ADMINST_UP
+                inst.admin_state_source = C.ADMIN_SOURCE
+                self.ctx.cfg.update(inst)
+                feedback("* starting instance...")
+                spec = instance_spec(self.cfg, inst)
+                self.ctx.rpc.instance_start(self.pnode.uuid, spec,
+                                            bdev_specs(self.cfg, inst)).raise_on_fail(
+                    "Could not start instance")
+        except errors.GntError as err:
+            self.log_warning(f"Creation of instance {inst.name} failed, removing it: {err}")
+            self.ctx.rpc.instance_shutdown(self.pnode.uuid, inst.hypervisor, inst.name, 0,
+                                           True)
+            self._remove_disks(created)
+            self.ctx.cfg.remove_instance(inst.uuid)
+            raise
+        return [self.pnode.name]
+

@@ -1,0 +1,1 @@
+"""The master daemon: LUXI server, job queue, processor, config owner."""

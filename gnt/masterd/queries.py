@@ -1,0 +1,113 @@
+"""Read-only queries answered by the master without a job (``Query`` over LUXI).
+
+Instance and node queries read the config and, only when a requested field
+needs it, ask the nodes for live data in parallel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gnt import errors
+from gnt.masterd.context import MasterContext
+from gnt.objects import ConfigData
+from gnt.query import base as qbase
+from gnt.query import instance as qinst
+from gnt.query import job as qjob
+from gnt.query import node as qnode
+from gnt.query import osq
+
+RESOURCES = ("instance", "node", "os", "job", "cluster")
+
+
+def _live_instances(ctx: MasterContext, cfg: ConfigData) -> qinst.InstanceQueryContext:
+    qctx = qinst.InstanceQueryContext(cfg=cfg, have_live=True)
+    online = [n.uuid for n in cfg.nodes.values() if not n.offline]
+    if not online:
+        return qctx
+    results = ctx.rpc.all_instances_info(online, cfg.cluster.enabled_hypervisors)
+    for uuid, res in results.items():
+        if res.fail_msg:
+            qctx.bad_nodes.add(uuid)
+        else:
+            qctx.live[uuid] = res.data or {}
+    return qctx
+
+
+def _live_nodes(ctx: MasterContext, cfg: ConfigData) -> qnode.NodeQueryContext:
+    qctx = qnode.NodeQueryContext(cfg=cfg, have_live=True)
+    online = [n.uuid for n in cfg.nodes.values() if not n.offline]
+    hv = cfg.cluster.default_hypervisor
+    for uuid, res in ctx.rpc.node_info(online, [hv]).items():
+        if res.fail_msg or not res.data:
+            continue
+        d = res.data
+        hvd = d["hv"][hv]
+        storage = d.get("storage") or {}
+        qctx.live[uuid] = {
+            "mtotal": hvd["memory_total"], "mnode": hvd["memory_dom0"],
+            "mfree": hvd["memory_free"], "ctotal": hvd["cpu_total"],
+            "cnodes": hvd.get("cpu_nodes", 1), "csockets": hvd.get("cpu_sockets", 1),
+            "cnos": hvd.get("cpu_dom0", 0), "bootid": d.get("bootid"),
+            "dtotal": storage.get("total"), "dfree": storage.get("free"),
+        }
+    return qctx
+
+
+def collect_os(ctx: MasterContext, cfg: ConfigData) -> list[osq.OsEntry]:
+    """OS entries from every online vm-capable node's diagnosis."""
+    nodes = [n for n in cfg.nodes.values() if not n.offline and n.vm_capable]
+    entries: dict[str, osq.OsEntry] = {}
+    results = ctx.rpc.os_diagnose([n.uuid for n in nodes])
+    for node in nodes:
+        res = results[node.uuid]
+        if res.fail_msg:
+            continue
+        for diag in res.data:
+            entry = entries.setdefault(diag["name"], osq.OsEntry(name=diag["name"]))
+            entry.node_status.setdefault(node.name, []).append(diag)
+    cl = cfg.cluster
+    for entry in entries.values():
+        for node in nodes:
+            entry.node_status.setdefault(node.name, [])
+        entry.hidden = entry.name in cl.hidden_os
+        entry.blacklisted = entry.name in cl.blacklisted_os
+        entry.os_hvp = cl.os_hvp.get(entry.name, {})
+        entry.osparams = cl.osparams.get(entry.name, {})
+    return sorted(entries.values(), key=lambda e: e.name)
+
+
+def query(ctx: MasterContext, what: str, fields: list[str], qfilter: Any) -> dict[str, Any]:
+    """Ganeti's ``Query``: ``{"fields": [...], "data": [[[status, value], ...], ...]}``."""
+    cfg = ctx.cfg.data
+    if what == "instance":
+        with ctx.cfg.lock:
+            items = sorted(cfg.instances.values(), key=lambda i: i.name)
+        qctx = (_live_instances(ctx, cfg) if qinst.needs_live(fields) or _filter_live(
+            qfilter, qinst.LIVE_FIELDS) else qinst.InstanceQueryContext(cfg=cfg))
+        return qbase.run_query(qinst.TABLE, fields, qctx, items, qfilter)
+    if what == "node":
+        items = sorted(cfg.nodes.values(), key=lambda n: n.name)
+        need = any(f in qnode.LIVE_FIELDS for f in fields)
+        nctx = _live_nodes(ctx, cfg) if need else qnode.NodeQueryContext(cfg=cfg)
+        return qbase.run_query(qnode.TABLE, fields, nctx, items, qfilter)
+    if what == "os":
+        return qbase.run_query(osq.TABLE, fields, None, collect_os(ctx, cfg), qfilter)
+    if what == "job":
+        return qjob.query_jobs(ctx.queue, fields, qfilter)
+    raise errors.OpPrereqError(f"Unknown query resource '{what}'; allowed: "
+                               f"{', '.join(RESOURCES)}", errors.ECODE_INVAL)
+
+
+def _filter_live(qfilter: Any, live: set[str]) -> bool:
+    return bool(qfilter) and any(f in str(qfilter) for f in live)
+
+
+def query_fields(ctx: MasterContext, what: str, fields: list[str] | None) -> dict[str, Any]:
+    """Ganeti's ``QueryFields``: ``{"fields": [{name, title, kind, doc}, ...]}``."""
+    tables = {"instance": qinst.TABLE, "node": qnode.TABLE, "os": osq.TABLE,
+              "job": qjob.TABLE}
+    if what not in tables:
+        raise errors.OpPrereqError(f"Unknown query resource '{what}'; allowed: "
+                                   f"{', '.join(RESOURCES)}", errors.ECODE_INVAL)
+    return {"fields": tables[what].describe(fields)}

@@ -1,0 +1,1 @@
+"""Queries: field definitions per resource, the qlang filter, result building."""

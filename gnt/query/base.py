@@ -1,0 +1,174 @@
+"""Field definitions and query evaluation (Ganeti's query2 model).
+
+A resource (``instance``, ``node``, ``os``, ...) defines :class:`FieldDef`
+objects; a query selects fields, filters items with a qlang filter and
+returns Ganeti's ``QueryResponse``: ``{"fields": [field descriptions],
+"data": [[[status, value], ...], ...]}``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gnt import errors
+
+# field kinds (Ganeti's QFT_*)
+QFT_UNKNOWN = "unknown"
+QFT_TEXT = "text"
+QFT_BOOL = "bool"
+QFT_NUMBER = "number"
+QFT_UNIT = "unit"
+QFT_TIMESTAMP = "timestamp"
+QFT_OTHER = "other"
+
+# result statuses (Ganeti's RS_*)
+RS_NORMAL = 0
+RS_UNKNOWN = 1
+RS_NODATA = 2
+RS_UNAVAIL = 3
+RS_OFFLINE = 4
+
+
+class Unavailable(Exception):
+    """Raised by a getter: the value is unavailable (e.g. node down)."""
+
+    def __init__(self, status: int = RS_UNAVAIL) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """One field: ``getter(ctx, item)`` returns the value or raises Unavailable."""
+
+    name: str
+    title: str
+    kind: str
+    doc: str
+    getter: Callable[[Any, Any], Any]
+
+    def describe(self) -> dict[str, str]:
+        return {"name": self.name, "title": self.title, "kind": self.kind, "doc": self.doc}
+
+
+class FieldTable:
+    """The fields of one resource, with optional dynamic families (``hv/<param>``)."""
+
+    def __init__(self, fields: Iterable[FieldDef],
+                 dynamic: Callable[[str], FieldDef | None] | None = None) -> None:
+        self._fields = {f.name: f for f in fields}
+        self._dynamic = dynamic
+
+    def get(self, name: str) -> FieldDef | None:
+        f = self._fields.get(name)
+        if f is None and self._dynamic is not None:
+            f = self._dynamic(name)
+        return f
+
+    def all(self) -> list[FieldDef]:
+        return sorted(self._fields.values(), key=lambda f: f.name)
+
+    def describe(self, names: list[str] | None) -> list[dict[str, str]]:
+        if not names:
+            return [f.describe() for f in self.all()]
+        out = []
+        for n in names:
+            f = self.get(n)
+            out.append(f.describe() if f else _unknown(n).describe())
+        return out
+
+
+def _unknown(name: str) -> FieldDef:
+    def getter(ctx: Any, item: Any) -> Any:
+        raise Unavailable(RS_UNKNOWN)
+    return FieldDef(name, name, QFT_UNKNOWN, "Unknown field", getter)
+
+
+def run_query(table: FieldTable, names: list[str], ctx: Any, items: Iterable[Any],
+              qfilter: Any = None) -> dict[str, Any]:
+    """Evaluate a query; returns Ganeti's ``QueryResponse`` dict."""
+    fields = [table.get(n) or _unknown(n) for n in names]
+    pred = compile_filter(qfilter, table) if qfilter else None
+    data = []
+    for item in items:
+        if pred is not None and not pred(ctx, item):
+            continue
+        row = []
+        for f in fields:
+            try:
+                row.append([RS_NORMAL, f.getter(ctx, item)])
+            except Unavailable as u:
+                row.append([u.status, None])
+        data.append(row)
+    return {"fields": [f.describe() for f in fields], "data": data}
+
+
+# --- qlang filters (Ganeti's list form: ["&", f1, f2], ["=", "name", "x"], ...) ---
+
+def compile_filter(flt: Any, table: FieldTable) -> Callable[[Any, Any], bool]:
+    """Compile a qlang filter; raises :class:`errors.QueryFilterParseError`."""
+    if not isinstance(flt, list) or not flt:
+        raise errors.QueryFilterParseError(f"Invalid filter {flt!r}: expected a list")
+    op, args = flt[0], flt[1:]
+    if op in ("&", "|"):
+        subs = [compile_filter(a, table) for a in args]
+        if op == "&":
+            return lambda c, i: all(s(c, i) for s in subs)
+        return lambda c, i: any(s(c, i) for s in subs)
+    if op == "!":
+        if len(args) != 1:
+            raise errors.QueryFilterParseError("'!' takes exactly one operand")
+        sub = compile_filter(args[0], table)
+        return lambda c, i: not sub(c, i)
+    if op == "?":
+        field = _field(args, 1, table)
+        return lambda c, i: bool(_value(field, c, i))
+    if op in ("=", "==", "!=", "<", ">", "<=", ">=", "=~", "=[]"):
+        field = _field(args, 2, table)
+        ref = args[1]
+        if op == "=~":
+            try:
+                rx = re.compile(str(ref))
+            except re.error as err:
+                raise errors.QueryFilterParseError(f"Invalid regular expression: {err}") from None
+            return lambda c, i: rx.search(str(_value(field, c, i) or "")) is not None
+        if op == "=[]":
+            return lambda c, i: ref in (_value(field, c, i) or [])
+        cmp = {"=": lambda a, b: a == b, "==": lambda a, b: a == b,
+               "!=": lambda a, b: a != b, "<": lambda a, b: a < b, ">": lambda a, b: a > b,
+               "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}[op]
+
+        def pred(c: Any, i: Any) -> bool:
+            v = _value(field, c, i)
+            try:
+                return bool(cmp(v, ref))
+            except TypeError:
+                return False
+        return pred
+    raise errors.QueryFilterParseError(f"Unknown filter operator {op!r}")
+
+
+def _field(args: list[Any], count: int, table: FieldTable) -> FieldDef:
+    if len(args) != count or not isinstance(args[0], str):
+        raise errors.QueryFilterParseError(f"Invalid filter operands {args!r}")
+    f = table.get(args[0])
+    if f is None:
+        raise errors.QueryFilterParseError(f"Unknown field '{args[0]}' in filter")
+    return f
+
+
+def _value(field: FieldDef, ctx: Any, item: Any) -> Any:
+    try:
+        return field.getter(ctx, item)
+    except Unavailable:
+        return None
+
+
+def names_filter(names: list[str], field: str = "name") -> list[Any] | None:
+    """Filter selecting items by name (``gnt-* list NAME...``)."""
+    if not names:
+        return None
+    return ["|"] + [["=", field, n] for n in names]

@@ -1,0 +1,42 @@
+#!/bin/bash
+# Install the Debian packages gnt needs on a node / test machine (Debian 12, as root).
+#
+# Idempotent and fast when everything is present: `apt-get update` runs only
+# when a package is missing, packages are installed with
+# --no-install-recommends.  Extra packages can be given as arguments.
+#
+# Usage: tools/install-deps.sh [EXTRA_PACKAGE...]
+set -euo pipefail
+
+PACKAGES=(
+  qemu-system-x86   # qemu-system-x86_64 (KVM or TCG)
+  qemu-utils        # qemu-img (disk images)
+  busybox-static    # the test guest's userland (tools/build-test-guest.sh)
+  socat             # serial console access (gnt-instance console)
+  cpio              # initramfs for the test guest
+  kmod              # depmod/modprobe to resolve the guest kernel's module deps
+  e2fsprogs         # mkfs.ext4 (test guest disk images)
+  gzip
+  "$@"
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "installed" ]] || missing+=("$p")
+done
+
+if (( ${#missing[@]} == 0 )); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+if (( EUID != 0 )); then
+  echo "install-deps: missing packages: ${missing[*]}; run as root" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
