@@ -175,15 +175,19 @@ def init_cluster(params: InitParams) -> ConfigData:
     return data
 
 
-def finalize_destroy() -> None:
-    """Stop the daemons and remove this node's cluster state (after OpClusterDestroy)."""
+def finalize_destroy(keep_job_history: bool = False) -> None:
+    """Stop the daemons and remove this node's cluster state (after OpClusterDestroy).
+
+    With ``keep_job_history`` the job queue is moved aside instead of removed.
+    """
     p = paths.get()
     daemon_util.stop_all()
     for f in [p.cluster_conf_file, p.noded_cert_file, p.noded_client_cert_file,
               p.rapi_cert_file, p.confd_hmac_key, p.cluster_domain_secret_file,
               *p.data_dir.glob("ssconf_*")]:
         f.unlink(missing_ok=True)
-    # keep the queue's history aside, as Ganeti keeps its files
     if p.queue_dir.exists():
-        backup = p.data_dir / f"queue-destroyed-{int(time.time())}"
-        shutil.move(str(p.queue_dir), str(backup))
+        if keep_job_history:
+            shutil.move(str(p.queue_dir), str(p.data_dir / f"queue-{int(time.time())}"))
+        else:
+            shutil.rmtree(p.queue_dir)

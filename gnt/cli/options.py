@@ -88,7 +88,7 @@ def split_key_val(opt: str | None, data: str, parse_prefixes: bool = True) -> di
         if not key:
             raise errors.ParameterError(f"Empty key in '{data}'{_in(opt)}")
         if key in result:
-            raise errors.ParameterError(f"Duplicate key '{key}'{_in(opt)}")
+            raise errors.ParameterError(f"Duplicate key '{key}' in '{data}'{_in(opt)}")
         result[key] = val
     return result
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gnt.cli.errfmt import EXIT_UNKNOWN_FIELD
 from gnt.cli.output import format_time, merge_time, to_stderr, to_stdout
 from gnt.luxi import protocol as P
 from gnt.units import format_unit
@@ -23,9 +24,6 @@ from gnt.units import format_unit
 QR_NORMAL = 0
 QR_UNKNOWN = 1  # some requested field is unknown
 QR_INCOMPLETE = 2  # some value could not be obtained
-
-#: exit code of list commands when a requested field is unknown
-EXIT_UNKNOWN_FIELD = 14
 
 #: user-facing names of field kinds (``list-fields`` Type column)
 QFT_NAMES = {

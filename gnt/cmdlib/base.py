@@ -45,7 +45,8 @@ class LogicalUnit:
 
     ``REQ_BGL``: take the cluster lock exclusively (True) or shared (False).
     ``needed_locks`` maps :class:`Level` -> list of names or ``ALL_SET``;
-    ``share_locks`` maps level -> True for shared.
+    ``share_locks`` maps level -> True for shared; ``add_locks`` maps level ->
+    names of objects the LU creates.
     """
 
     OP: ClassVar[type[OpCode]]
@@ -59,6 +60,9 @@ class LogicalUnit:
         self._log_fn = log_fn
         self.needed_locks: dict[Level, Any] = {}
         self.share_locks: dict[Level, bool] = {}
+        #: names of new objects: added to the lock manager (held exclusively)
+        #: instead of acquired; removed again if the LU fails
+        self.add_locks: dict[Level, list[str]] = {}
         self.acquired: dict[Level, set[str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

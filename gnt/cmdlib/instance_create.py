@@ -119,6 +119,8 @@ class LUInstanceCreate(LogicalUnit):
 
     def check_arguments(self) -> None:
         op = self.o
+        if op.disk_template is None:
+            op.disk_template = self.cfg.cluster.enabled_disk_templates[0]
         if op.mode != C.INSTANCE_CREATE:
             raise errors.OpPrereqError(f"Instance creation mode '{op.mode}' is not "
                                        "supported yet; use 'create'", errors.ECODE_INVAL)
@@ -177,7 +179,7 @@ class LUInstanceCreate(LogicalUnit):
                 raise errors.OpPrereqError("No primary node given (-n) and no iallocator",
                                            errors.ECODE_INVAL)
         self.pnode = expand_node(self.cfg, op.pnode)
-        self.needed_locks[Level.INSTANCE] = [self.hostname]
+        self.add_locks[Level.INSTANCE] = [self.hostname]
         self.needed_locks[Level.NODE] = [self.pnode.uuid]
         self.needed_locks[Level.NODE_RES] = [self.pnode.uuid]
 

@@ -181,6 +181,7 @@ class LUInstanceRemove(_InstanceLU):
             raise errors.OpExecError("Can't remove instance's disks")
         feedback(f"Removing instance {inst.name} out of cluster config")
         self.ctx.cfg.remove_instance(inst.uuid)
+        self.ctx.glm.remove(self.owner, Level.INSTANCE, [inst.name])
         return None
 
 

@@ -35,6 +35,7 @@ class Processor:
         lu_cls = lu_for(op.OP_ID)
         lu = lu_cls(self.ctx, op, jctx.owner, jctx.feedback)
         glm = self.ctx.glm
+        failed = True
         try:
             lu.check_arguments()
             lu.expand_names()
@@ -43,6 +44,11 @@ class Processor:
                 if level == Level.CLUSTER:
                     continue
                 lu.declare_locks(level)
+                if level in lu.add_locks:
+                    glm.add(level, lu.add_locks[level], jctx.owner, priority=jctx.priority,
+                            cancel_check=jctx.check_cancel)
+                    lu.acquired[level] = set(lu.add_locks[level])
+                    continue
                 if level not in lu.needed_locks:
                     continue
                 names = lu.needed_locks[level]
@@ -51,9 +57,16 @@ class Processor:
             jctx.notify_start()
             lu.check_prereq()
             if op.dry_run:
+                failed = False
                 return None
-            return lu.exec(lambda msg: jctx.feedback(C.ELOG_MESSAGE, msg))
+            result = lu.exec(lambda msg: jctx.feedback(C.ELOG_MESSAGE, msg))
+            failed = False
+            return result
         finally:
+            if failed:
+                for level, names in lu.add_locks.items():
+                    if level in lu.acquired:
+                        glm.remove(jctx.owner, level, names)
             glm.release_all(jctx.owner)
             self.ctx.cfg.reservations.release(jctx.owner)
 

@@ -21,8 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gnt import errors, paths
-from gnt.crypto.x509 import (DEFAULT_CN, DEFAULT_KEY_TYPE, DEFAULT_VALIDITY_DAYS, CertBundle,
-                             KeyType, generate_cert_file, parse_bundle, write_bundle)
+from gnt.crypto.x509 import (
+    DEFAULT_CN,
+    DEFAULT_KEY_TYPE,
+    DEFAULT_VALIDITY_DAYS,
+    CertBundle,
+    KeyType,
+    generate_cert_file,
+    parse_bundle,
+    write_bundle,
+)
 from gnt.utils.io import atomic_write
 
 log = logging.getLogger(__name__)

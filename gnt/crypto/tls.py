@@ -56,6 +56,9 @@ class TrustStore:
         for f in files:
             try:
                 data = Path(f).read_bytes()
+            except FileNotFoundError as err:
+                raise errors.ConfigurationError(
+                    f"Certificate file {f} does not exist", errors.ECODE_ENVIRON) from err
             except OSError as err:
                 raise errors.ConfigurationError(
                     f"Cannot read trusted certificate file {f}: {err}",

@@ -93,7 +93,7 @@ def generate_self_signed(common_name: str = DEFAULT_CN, key_type: KeyType = DEFA
                                     errors.ECODE_INVAL)
     key = _new_key(key_type)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     builder = (
         x509.CertificateBuilder()

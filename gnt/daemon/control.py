@@ -58,8 +58,8 @@ def start_daemon(name: str, argv: Sequence[str], env: Mapping[str, str] | None =
         return False
     try:
         res = subprocess.run(list(argv), env=dict(env) if env is not None else None,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, timeout=timeout, check=False)
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                             check=False)
     except subprocess.TimeoutExpired as err:
         raise errors.CommandError(
             f"Starting {name} did not finish within {timeout:.0f}s", errors.ECODE_ENVIRON) from err
@@ -74,9 +74,26 @@ def start_daemon(name: str, argv: Sequence[str], env: Mapping[str, str] | None =
     return True
 
 
-def _wait_gone(path: Path, deadline: float) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[-1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _wait_gone(path: Path, pid: int, deadline: float) -> bool:
+    """Wait until the lock on ``path`` is free and ``pid`` has exited."""
     while True:
-        if not is_locked(path):
+        if not is_locked(path) and not pid_alive(pid):
             return True
         if time.monotonic() >= deadline:
             return False
@@ -103,13 +120,13 @@ def stop_daemon(name: str, timeout: float = 30.0, p: paths.Paths | None = None) 
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
-    if not _wait_gone(path, time.monotonic() + timeout):
+    if not _wait_gone(path, pid, time.monotonic() + timeout):
         log.warning("%s (pid %d) did not stop within %.0fs, killing it", name, pid, timeout)
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        if not _wait_gone(path, time.monotonic() + KILL_WAIT):
+        if not _wait_gone(path, pid, time.monotonic() + KILL_WAIT):
             raise errors.TimeoutError_(f"{name} (pid {pid}) survived SIGKILL")
     if path.exists() and not is_locked(path):
         path.unlink(missing_ok=True)

@@ -25,11 +25,12 @@ class Readiness:
     """The daemon's side of the start-up report; each report is sent once.
 
     Without a pipe (foreground mode) :meth:`ready` does nothing and
-    :meth:`fail` prints the message to stderr.
+    :meth:`fail` prints ``<program>: <message>`` to stderr.
     """
 
-    def __init__(self, fd: int | None = None) -> None:
+    def __init__(self, fd: int | None = None, program: str = "") -> None:
         self._fd = fd
+        self.program = program
         self.reported = False
 
     def _send(self, data: bytes) -> None:
@@ -53,7 +54,8 @@ class Readiness:
     def fail(self, message: str) -> None:
         """Report a start-up failure; the caller prints ``message`` and exits 1."""
         if self._fd is None and not self.reported:
-            print(message, file=sys.stderr, flush=True)
+            prefix = f"{self.program}: " if self.program else ""
+            print(f"{prefix}{message}", file=sys.stderr, flush=True)
         self._send(_ERR + message.encode("utf-8", "replace") + b"\n")
 
 
@@ -120,4 +122,4 @@ def daemonize(program: str, ready_timeout: float = READY_TIMEOUT, umask: int = 0
     os.chdir("/")
     os.umask(umask)
     _redirect_stdio()
-    return Readiness(wfd)
+    return Readiness(wfd, program)

@@ -15,6 +15,7 @@ import fcntl
 import os
 import time
 from pathlib import Path
+from typing import Self
 
 from gnt import errors
 
@@ -147,7 +148,7 @@ class PidFile:
         finally:
             os.close(fd)
 
-    def __enter__(self) -> PidFile:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

@@ -37,9 +37,9 @@ def run_daemon(name: str, log_name: str, serve: Serve, foreground: bool = False,
     try:
         setup_logging(name, p.daemon_log_file(log_name), debug=debug, stderr=foreground)
     except errors.GntError as err:
-        Readiness().fail(f"{name}: {err}")
+        Readiness(program=name).fail(str(err))
         return 1
-    readiness = Readiness()
+    readiness = Readiness(program=name)
     if not foreground:
         readiness = daemonize(name)
         drop_stderr_logging()
@@ -57,7 +57,7 @@ def run_daemon(name: str, log_name: str, serve: Serve, foreground: bool = False,
         if code:
             readiness.fail(f"exited with code {code} during start-up")
         return code
-    except Exception as err:  # noqa: BLE001 - report anything to the caller
+    except Exception as err:
         log.exception("%s: unexpected error", name)
         readiness.fail(f"Unexpected error: {type(err).__name__}: {err}")
         return 1

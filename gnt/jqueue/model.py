@@ -119,13 +119,13 @@ def summarize_input(data: Any) -> str:
     except Exception:  # noqa: BLE001 - any failure means "not a valid opcode"
         op_id = data.get("OP_ID") if isinstance(data, dict) else None
         if isinstance(op_id, str) and op_id:
-            return op_id[3:] if op_id.startswith("OP_") else op_id
+            return op_id.removeprefix("OP_")
         return "INVALID_OP"
 
 
 def reason_source(op_id: str) -> str:
     """Reason-trail source for an opcode: ``gnt:opcode:instance_create``."""
-    name = op_id[3:] if op_id.startswith("OP_") else op_id
+    name = op_id.removeprefix("OP_")
     return f"{REASON_SRC_OPCODE}:{name.lower()}"
 
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Self, cast
 
 from gnt import errors, paths
 from gnt.luxi import protocol as P
@@ -41,9 +41,9 @@ def _op_to_dict(op: OpLike) -> dict[str, Any]:
 
 
 def _job_id(method: str, value: Any) -> int:
+    if isinstance(value, bool):
+        value = None  # booleans are not job ids
     try:
-        if isinstance(value, bool):
-            raise ValueError
         return int(value)
     except (TypeError, ValueError):
         raise P.RequestError(f"Invalid job id passed to {method}: expected an integer, "
@@ -131,7 +131,7 @@ class Client:
         with self._lock:
             self._close_socket()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

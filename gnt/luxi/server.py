@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from gnt import errors
 from gnt.luxi import protocol as P
@@ -129,7 +129,7 @@ class LuxiServer:
         self._stopped.set()
         logger.info("LUXI server on %s stopped", self.socket_path)
 
-    def __enter__(self) -> LuxiServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -277,11 +277,14 @@ class LuxiServer:
         logger.debug("LUXI request %s", method)
         try:
             result = self.handler(method, args)
-            return P.format_response(True, result)
+            try:
+                return P.format_response(True, result)
+            except P.ProtocolError as err:
+                raise TypeError(f"result is not JSON-serialisable ({err})") from None
         except errors.GntError as err:
             logger.debug("LUXI %s failed: %s: %s", method, type(err).__name__, err)
             return P.format_response(False, err.encode())
-        except Exception as err:  # noqa: BLE001 - the server must survive handler bugs
+        except Exception as err:  # the server must survive handler bugs
             logger.exception("Unexpected error while handling LUXI %s", method)
             internal = errors.ProgrammerError(
                 f"Internal error in the master daemon while handling {method}: "

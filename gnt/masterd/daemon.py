@@ -60,7 +60,10 @@ def build_context() -> MasterContext:
                             data.nodes[uuid].name, res.fail_msg)
 
     cfg = ConfigWriter(on_write=on_write)
-    ctx = MasterContext(cfg=cfg, rpc=NodeRpc(cfg), glm=LockManager())
+    data = cfg.data
+    glm = LockManager(instances=[i.name for i in data.instances.values()],
+                      nodegroups=list(data.nodegroups), nodes=list(data.nodes))
+    ctx = MasterContext(cfg=cfg, rpc=NodeRpc(cfg), glm=glm)
     holder["ctx"] = ctx
     ctx.queue = JobQueue(Processor(ctx), max_running=cfg.data.cluster.max_running_jobs)
     return ctx

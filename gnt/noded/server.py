@@ -82,7 +82,7 @@ def invoke(proc: registry.Procedure, args: list[Any]) -> tuple[int, bytes]:
     except errors.GntError as err:
         log.info("Procedure %s failed: %s: %s", proc.name, type(err).__name__, err)
         return 200, encode_reply(False, err.encode())
-    except Exception as err:  # noqa: BLE001 - turned into an internal error reply
+    except Exception as err:
         log.exception("Procedure %s raised an unexpected error", proc.name)
         internal = errors.OpExecError(
             f"Internal error in node daemon procedure '{proc.name}': "
@@ -193,8 +193,6 @@ class NodeServer:
     @property
     def port(self) -> int:
         """The TCP port (the bound one once :meth:`prepare` ran)."""
-        if self._sock is not None:
-            return int(self._sock.getsockname()[1])
         return self._port
 
     def prepare(self) -> None:
@@ -209,9 +207,13 @@ class NodeServer:
         trust = self._trust or TrustStore.cluster(self.cert_file)
         ctx = server_context(self.cert_file, trust)
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted
+        # sockets whose proto says TCP, and without it every reply waits ~40 ms
+        # (Nagle + delayed ACK) because TLS writes headers and body separately.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.bind((self.address, self._port))
             sock.listen(2048)
         except OSError as err:
@@ -221,6 +223,7 @@ class NodeServer:
                 errors.ECODE_ENVIRON) from err
         sock.set_inheritable(False)
         self._sock = sock
+        self._port = int(sock.getsockname()[1])
         self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="noded-rpc")
         config = uvicorn.Config(
             create_app(self._executor),

@@ -28,7 +28,7 @@ class OpInstanceCreate(_InstanceOp):
     os_type: str | None = None
     force_variant: bool = False
     mode: Literal["create", "import", "remote-import"] = C.INSTANCE_CREATE
-    disk_template: str
+    disk_template: str | None = None
     disks: list[dict[str, Any]] = []
     nics: list[dict[str, Any]] = []
     beparams: dict[str, Any] = {}

@@ -232,7 +232,7 @@ def get(os_name: str, search_path: Iterable[str | os.PathLike[str]] | None = Non
     or invalid (``environment_error``), with the reason."""
     osd = find(os_name, search_path)
     if not osd.valid:
-        code = errors.ECODE_NOENT if "not found" in osd.diagnose else errors.ECODE_ENVIRON
+        code = errors.ECODE_ENVIRON if Path(osd.path).is_dir() else errors.ECODE_NOENT
         raise errors.OpPrereqError(f"OS '{osd.name}' is not usable on this node: "
                                    f"{osd.diagnose}", code)
     return osd

@@ -1,0 +1,4 @@
+"""Imports every LU module so the opcode -> LU registry is complete."""
+
+from gnt.cmdlib import (cluster, instance_create, instance_ops, instance_query,  # noqa: F401
+                        os, test, verify)
