@@ -160,7 +160,7 @@ def init_cluster(params: InitParams) -> ConfigData:
         daemon_util.start(daemon_util.NODED)
         daemon_util.start(daemon_util.MASTERD)
     except BaseException:
-        log.exception("Cluster init failed, cleaning up")
+        log.debug("Cluster init failed, cleaning up", exc_info=True)
         for d in (daemon_util.MASTERD, daemon_util.NODED):
             try:
                 daemon_util.stop(d, timeout=10)

@@ -20,7 +20,7 @@ def fake_cluster(cluster_root: Path) -> Iterator[TestCluster]:
     """An initialised one-node cluster with the fake hypervisor enabled (first) and kvm."""
     c = TestCluster(cluster_root)
     try:
-        c.init("--enabled-hypervisors", "fake,kvm", "--enabled-disk-templates",
+        c.init("--enabled-hypervisors", "fake", "--enabled-disk-templates",
                "file,diskless")
         yield c
     finally:

@@ -41,6 +41,7 @@ from gnt.cli.errfmt import EXIT_FAILURE, EXIT_SUCCESS, format_error
 from gnt.cli.jobs import JobSubmitted
 from gnt.cli.options import COMMON_OPTS, Option
 from gnt.cli.output import OutputClosed, to_stderr, to_stdout
+from gnt.luxi import Client
 
 logger = logging.getLogger(__name__)
 
@@ -362,8 +363,9 @@ def _run(binary: str, commands: Mapping[str, Command], argv: list[str],
         undo_logging()
 
 
-def get_client(socket_path: str | os.PathLike[str] | None = None) -> Any:
-    """A connected :class:`gnt.luxi.Client` (raises NoMasterError if none)."""
-    from gnt.luxi import Client
+def get_client(socket_path: str | os.PathLike[str] | None = None) -> Client:
+    """A connected :class:`gnt.luxi.Client` for this root's master socket.
 
+    Raises :class:`gnt.errors.NoMasterError` if no master daemon listens.
+    """
     return Client(socket_path)

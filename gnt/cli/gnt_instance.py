@@ -227,8 +227,18 @@ def show_info(opts: argparse.Namespace, args: list[str]) -> int:
     result = submit_opcode(get_client(), ops.OpInstanceQueryData(
         instances=args, static=opts.static), opts)
     for name in sorted(result):
-        to_stdout(format_generic_info(result[name]))
+        to_stdout(format_generic_info(_as_pairs(result[name])))
     return 0
+
+
+def _as_pairs(data: Any) -> Any:
+    """Restore the ordered ``(key, value)`` pairs that JSON turned into lists."""
+    if isinstance(data, list) and data and all(
+            isinstance(x, list) and len(x) == 2 and isinstance(x[0], str) for x in data):
+        return [(k, _as_pairs(v)) for k, v in data]
+    if isinstance(data, list):
+        return [_as_pairs(x) for x in data]
+    return data
 
 
 def console(opts: argparse.Namespace, args: list[str]) -> int:

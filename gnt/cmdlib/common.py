@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from gnt import errors
 from gnt.hypervisor.base import DiskSpec, InstanceSpec, NICSpec
@@ -10,25 +10,31 @@ from gnt.objects import ConfigData, Disk, Instance, Node
 from gnt.objects import fill
 from gnt.storage.base import BlockDevSpec
 
+T = TypeVar("T")
+
+
+def _expand(kind: str, name: str, by_name: dict[str, T]) -> T:
+    """Exact name, else the unique object whose short name is ``name`` (Ganeti's
+    ``ExpandName``); raises OpPrereqError (unknown_entity) otherwise."""
+    obj = by_name.get(name)
+    if obj is None:
+        matches = [o for n, o in by_name.items() if n.split(".")[0] == name
+                   or n.startswith(name + ".")]
+        if len(matches) == 1:
+            obj = matches[0]
+    if obj is None:
+        raise errors.OpPrereqError(f"{kind} '{name}' not known", errors.ECODE_NOENT)
+    return obj
+
 
 def expand_instance(cfg: ConfigData, name: str) -> Instance:
-    """The instance called ``name``; raises OpPrereqError (unknown_entity)."""
-    inst = cfg.instance_by_name(name)
-    if inst is None:
-        raise errors.OpPrereqError(f"Instance '{name}' not known", errors.ECODE_NOENT)
-    return inst
+    """The instance called ``name`` (full or short name); raises OpPrereqError."""
+    return _expand("Instance", name, {i.name: i for i in cfg.instances.values()})
 
 
 def expand_node(cfg: ConfigData, name: str) -> Node:
     """The node called ``name`` (full or short name); raises OpPrereqError."""
-    node = cfg.node_by_name(name)
-    if node is None:
-        matches = [n for n in cfg.nodes.values() if n.name.split(".")[0] == name]
-        if len(matches) == 1:
-            node = matches[0]
-    if node is None:
-        raise errors.OpPrereqError(f"Node '{name}' not known", errors.ECODE_NOENT)
-    return node
+    return _expand("Node", name, {n.name: n for n in cfg.nodes.values()})
 
 
 def check_node_online(node: Node, msg: str = "") -> None:

@@ -44,27 +44,28 @@ def run_daemon(name: str, log_name: str, serve: Serve, foreground: bool = False,
         readiness = daemonize(name)
         drop_stderr_logging()
     pidfile = PidFile(p.daemon_pid_file(name))
+    failure: str | None = None  # reported only once the pid file is gone
+    code = 0
     try:
         pidfile.acquire()
         log.info("%s starting (pid %d, root %s)", name, os.getpid(), p.root)
         serve(readiness)
     except errors.GntError as err:
         log.error("%s: %s", name, err)
-        readiness.fail(str(err))
-        return 1
+        failure, code = str(err), 1
     except SystemExit as err:
         code = err.code if isinstance(err.code, int) else 1
         if code:
-            readiness.fail(f"exited with code {code} during start-up")
-        return code
+            failure = f"exited with code {code} during start-up"
     except Exception as err:
         log.exception("%s: unexpected error", name)
-        readiness.fail(f"Unexpected error: {type(err).__name__}: {err}")
-        return 1
+        failure, code = f"Unexpected error: {type(err).__name__}: {err}", 1
     finally:
         pidfile.release()
-    if not readiness.reported:
-        readiness.fail("stopped before it was ready")
-        return 1
+    if failure is None and not readiness.reported:
+        failure, code = "stopped before it was ready", 1
+    if failure is not None:
+        readiness.fail(failure)
+        return code
     log.info("%s stopped", name)
-    return 0
+    return code

@@ -35,6 +35,7 @@ from gnt import constants as C
 from gnt import errors
 from gnt.jqueue import fields as F
 from gnt.jqueue.context import JobCanceled, OpContext, OpExecutor
+from gnt.jqueue.delayed import DelayedCalls
 from gnt.jqueue.model import (
     CANCELED_MSG,
     JOBS_FINALIZED,
@@ -67,6 +68,10 @@ JobUpdateHook = Callable[[int, dict[str, Any]], None]
 #: ``on_jobs_archived(job_ids)``: called after job files moved to the archive.
 JobsArchivedHook = Callable[[list[int]], None]
 
+#: how long an opcode may be waiting (for locks) before that is published;
+#: most opcodes get their locks sooner and go straight to ``running``
+WAITING_PUBLISH_DELAY = 0.05
+
 _DEP_CANCEL = "cancel"
 _DEP_ERROR = "error"
 
@@ -75,7 +80,7 @@ class _LiveJob:
     """A job of the live queue: the working copy, its lock and the
     published (persisted) JSON form with its status."""
 
-    __slots__ = ("archived", "cond", "job", "lock", "summary", "view")
+    __slots__ = ("archived", "cond", "job", "lock", "summary", "unpublished", "view")
 
     def __init__(self, job: QueuedJob, summary: list[str] | None = None) -> None:
         self.job = job
@@ -88,6 +93,8 @@ class _LiveJob:
         self.view: tuple[dict[str, Any], str] = (data, job_status_of(data))
         self.summary = summary
         self.archived = False
+        #: the working copy has a change not yet written (a deferred "waiting")
+        self.unpublished = False
 
     @property
     def status(self) -> str:
@@ -157,7 +164,9 @@ class JobQueue:
         self._lock = threading.Lock()
         self._work_cv = threading.Condition(self._lock)
         self._idle_cv = threading.Condition(self._lock)
-        self._serial_lock = threading.Lock()
+        self._serial_cv = threading.Condition(threading.Lock())
+        self._serial_writing = False
+        self._serial_persisted = 0
         self._archive_lock = threading.Lock()
         self._jobs: dict[int, _LiveJob] = {}
         self._sched = Scheduler()
@@ -167,7 +176,8 @@ class JobQueue:
         self._accepting = True
         self._stopping = False
         self._closed = False
-        self._last_id = 0
+        self._last_id = 0  # highest id handed out (or reserved)
+        self._waiting_flusher = DelayedCalls(WAITING_PUBLISH_DELAY, self._flush_unpublished)
 
         self._store.open()
         try:
@@ -244,14 +254,31 @@ class JobQueue:
         return out
 
     def _allocate_ids(self, count: int) -> list[int]:
-        with self._serial_lock:
-            first, last = self._last_id + 1, self._last_id + count
-            try:
-                self._store.write_serial(last)
-            except OSError as err:
-                raise errors.JobQueueError(
-                    f"Cannot write the job queue serial file: {err}") from err
-            self._last_id = last
+        """Reserve ``count`` new ids; returns once the serial file covers them.
+
+        Concurrent callers share serial writes (group commit): whoever finds
+        no write in progress writes the highest id reserved so far for all.
+        """
+        with self._serial_cv:
+            first = self._last_id + 1
+            self._last_id = last = self._last_id + count
+            while self._serial_persisted < last:
+                if self._serial_writing:
+                    self._serial_cv.wait()
+                    continue
+                self._serial_writing = True
+                target = self._last_id
+                self._serial_cv.release()
+                try:
+                    self._store.write_serial(target)
+                except OSError as err:
+                    raise errors.JobQueueError(
+                        f"Cannot write the job queue serial file: {err}") from err
+                finally:
+                    self._serial_cv.acquire()
+                    self._serial_writing = False
+                    self._serial_cv.notify_all()
+                self._serial_persisted = max(self._serial_persisted, target)
         return list(range(first, last + 1))
 
     def _build_job(self, job_id: int, ops: Sequence[OpCode], earlier: list[int]) -> _LiveJob:
@@ -330,6 +357,7 @@ class JobQueue:
         """
         job = live.job
         data = job.to_dict()
+        live.unpublished = False
         try:
             self._store.write_job(job.id, data)
         except OSError as err:
@@ -358,6 +386,11 @@ class JobQueue:
             except Exception:
                 log.exception("Job update hook failed for job %s", job_id)
 
+    def _flush_unpublished(self, live: _LiveJob) -> None:
+        with live.lock:
+            if live.unpublished and not live.archived:
+                self._commit(live, strict=False)
+
     def _job_finalized(self, job_id: int) -> None:
         with self._lock:
             self._sched.remove(job_id)
@@ -377,7 +410,7 @@ class JobQueue:
             log.warning("Job queue serial was %s, highest job id found is %s; fixing it",
                         serial, last)
             store.write_serial(last)
-        self._last_id = last
+        self._last_id = self._serial_persisted = last
         lives = []
         for job_id in ids:
             try:
@@ -508,7 +541,10 @@ class JobQueue:
                         self._finish_canceled(live)
                         return None
                     if _mark_waiting(job, qop):
-                        self._commit(live, strict=False)
+                        # written with the next change (normally notify_start)
+                        # or by the flusher if the opcode keeps waiting
+                        live.unpublished = True
+                        self._waiting_flusher.schedule(live)
                 dep = self._check_dependencies(job, qop)
                 if isinstance(dep, set):
                     return dep
@@ -945,13 +981,16 @@ class JobQueue:
                 if remaining is not None and remaining <= 0:
                     break
                 self._idle_cv.wait(remaining)
-            done = not self._running
-            if done and not self._closed:
+            if self._running:
+                log.warning("Job queue shut down with jobs %s still running",
+                            sorted(self._running))
+                return False
+        self._waiting_flusher.stop()
+        with self._lock:
+            if not self._closed:
                 self._closed = True
                 self._store.close()
-        if not done:
-            log.warning("Job queue shut down with jobs still running")
-        return done
+        return True
 
     def _check_open(self) -> None:
         if self._closed:

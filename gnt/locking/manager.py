@@ -87,163 +87,23 @@ except the ``cancel_check`` interval, no thundering herd.
 
 from __future__ import annotations
 
-import bisect
 import itertools
-import logging
-import operator
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
 
 from gnt import constants as C
 from gnt import errors
-from gnt.locking.levels import ALL_SET, BGL, LEVEL_NAMES, LOCKSET_NAME, AllSet, Level, Mode
-
-log = logging.getLogger(__name__)
+from gnt.locking.levels import ALL_SET, BGL, LEVEL_NAMES, AllSet, Level, Mode
+from gnt.locking.table import IS, IX, Held, LevelTable, LockInfo, Request, S, X, describe, mode_of
 
 Names = str | Iterable[str] | AllSet
 CancelCheck = Callable[[], None]
 
-#: Longest sleep between two calls of a waiter's ``cancel_check`` (seconds).
+#: Default longest sleep between two calls of a waiter's ``cancel_check`` (s).
 CANCEL_POLL_INTERVAL = 0.1
 
-# set-lock modes
-_IS, _IX, _S, _X = 0, 1, 2, 3
-_COMPAT = (
-    (True, True, True, False),
-    (True, True, False, False),
-    (True, False, True, False),
-    (False, False, False, False),
-)
 _PRIO_BITS = 48
-_KEY = operator.attrgetter("key")
-
-
-class _Lock:
-    """One named lock in use (held or waited for)."""
-
-    __slots__ = ("excl", "queue", "shared")
-
-    def __init__(self) -> None:
-        self.excl: Hashable | None = None          # exclusive holder
-        self.shared: dict[Hashable, None] = {}     # shared holders, in grant order
-        self.queue: list[_Request] = []            # waiters, sorted by key
-
-
-class _Request:
-    """One waiting request (created only when a request has to wait)."""
-
-    __slots__ = (
-        "done",
-        "error",
-        "excl",
-        "key",
-        "min_count",
-        "names",
-        "opp",
-        "owner",
-        "register",
-        "result",
-        "set_mode",
-        "wake",
-    )
-
-    def __init__(self, owner: Hashable | None, names: tuple[str, ...], excl: bool,
-                 set_mode: int, key: int, register: tuple[str, ...] = (),
-                 opp: bool = False, min_count: int = 0) -> None:
-        self.owner = owner            # None: anonymous registration (add)
-        self.names = names            # named locks wanted (empty for ALL_SET)
-        self.excl = excl              # mode of the named locks
-        self.set_mode = set_mode      # _IS/_IX/_S/_X on the set lock
-        self.key = key                # (priority, arrival) packed in one int
-        self.register = register      # names to make known when granted (add)
-        self.opp = opp                # opportunistic
-        self.min_count = min_count    # opportunistic: grant when this many are free
-        self.wake = threading.Lock()  # released exactly once, by the granter
-        self.wake.acquire()
-        self.done = False
-        self.result: frozenset[str] = frozenset()
-        self.error: errors.GntError | None = None
-
-
-class _Held:
-    """What one owner holds at one level."""
-
-    __slots__ = ("names", "set_mode")
-
-    def __init__(self) -> None:
-        self.names: dict[str, bool] = {}  # name -> exclusive?
-        self.set_mode: int | None = None  # _S / _X when holding ALL_SET
-
-
-class _LevelState:
-    __slots__ = (
-        "is_waiters",
-        "ix_waiters",
-        "known",
-        "level",
-        "locks",
-        "n_excl",
-        "n_shared",
-        "opp_waiters",
-        "set_excl",
-        "set_shared",
-        "set_waiters",
-    )
-
-    def __init__(self, level: Level, known: Iterable[str]) -> None:
-        self.level = level
-        self.known: set[str] = set(known)
-        self.locks: dict[str, _Lock] = {}         # only locks in use
-        self.set_excl: Hashable | None = None     # ALL_SET exclusive holder
-        self.set_shared: dict[Hashable, None] = {}  # ALL_SET shared holders
-        self.n_shared = 0                         # shared named holds (IS intentions)
-        self.n_excl = 0                           # exclusive named holds (IX intentions)
-        self.set_waiters: list[_Request] = []     # ALL_SET waiters (S/X), by key
-        self.is_waiters: list[_Request] = []      # named shared waiters, by key
-        self.ix_waiters: list[_Request] = []      # named exclusive waiters and adds, by key
-        self.opp_waiters: list[_Request] = []     # opportunistic waiters
-
-    def waiters_of(self, mode: int) -> list[_Request]:
-        if mode == _IS:
-            return self.is_waiters
-        if mode == _IX:
-            return self.ix_waiters
-        return self.set_waiters
-
-
-@dataclass(frozen=True, slots=True)
-class LockInfo:
-    """One lock as ``gnt-debug locks`` shows it.
-
-    ``name`` is Ganeti's lock name (``"instance/inst1"``, ``"node/[lockset]"``
-    for ALL_SET, ``"cluster/BGL"``); ``mode`` is None when nobody holds it;
-    ``owners`` are the owner objects; ``pending`` lists the waiting requests
-    in the order they will be served, consecutive shared ones grouped:
-    ``((Mode.EXCLUSIVE, (owner,)), (Mode.SHARED, (owner, owner)), ...)``.
-    """
-
-    name: str
-    level: Level
-    mode: Mode | None
-    owners: tuple[Hashable, ...]
-    pending: tuple[tuple[Mode, tuple[Hashable, ...]], ...]
-
-
-def _mode(excl: bool) -> Mode:
-    return Mode.EXCLUSIVE if excl else Mode.SHARED
-
-
-def _describe(level: Level, names: Iterable[str] | None, limit: int = 5) -> str:
-    lvl = LEVEL_NAMES[level]
-    if names is None:
-        return f"{lvl}/{LOCKSET_NAME}"
-    items = sorted(names)
-    shown = ", ".join(f"{lvl}/{n}" for n in items[:limit])
-    if len(items) > limit:
-        shown += f" and {len(items) - limit} more"
-    return shown
 
 
 class LockManager:
@@ -252,22 +112,28 @@ class LockManager:
     ``instances``, ``nodegroups``, ``nodes`` and ``networks`` are the initially
     known names (instance names, group UUIDs, node UUIDs - for both NODE and
     NODE_RES - and network UUIDs).  The cluster level knows only ``"BGL"``.
+    ``cancel_interval``: longest time (seconds) between two calls of a
+    waiter's ``cancel_check``.
     Thread-safe; see the module documentation for semantics and guarantees.
     """
 
     def __init__(self, *, instances: Iterable[str] = (), nodegroups: Iterable[str] = (),
-                 nodes: Iterable[str] = (), networks: Iterable[str] = ()) -> None:
+                 nodes: Iterable[str] = (), networks: Iterable[str] = (),
+                 cancel_interval: float = CANCEL_POLL_INTERVAL) -> None:
+        if not cancel_interval > 0:
+            raise errors.ProgrammerError(f"Invalid cancel_interval {cancel_interval!r}")
         nodes = list(nodes)
         initial: dict[Level, Iterable[str]] = {
             Level.CLUSTER: (BGL,), Level.NODEGROUP: nodegroups, Level.INSTANCE: instances,
             Level.NODE: nodes, Level.NODE_RES: nodes, Level.NETWORK: networks,
         }
         self._mutex = threading.Lock()
-        self._levels: dict[int, _LevelState] = {
-            lvl: _LevelState(lvl, self._check_names(initial[lvl])) for lvl in Level}
-        self._held: dict[Hashable, dict[int, _Held]] = {}
-        self._waiting: dict[Hashable, _Request] = {}
+        self._levels: dict[int, LevelTable] = {
+            lvl: LevelTable(lvl, self._check_names(initial[lvl])) for lvl in Level}
+        self._held: dict[Hashable, dict[int, Held]] = {}   # owner -> level -> holds
+        self._waiting: dict[Hashable, Request] = {}        # owner -> its waiting request
         self._seq = itertools.count()
+        self._cancel_interval = cancel_interval
 
     # ------------------------------------------------------------------ acquire
     def acquire(self, owner: Hashable, level: Level, names: Names, shared: bool = False,
@@ -279,9 +145,9 @@ class LockManager:
 
         Waits up to ``timeout`` seconds (None: forever, 0: do not wait).
         ``priority``: -20 (highest) .. 19 (lowest).  ``cancel_check`` is
-        called at least every :data:`CANCEL_POLL_INTERVAL` seconds while
-        waiting; if it raises, the wait is abandoned, nothing is acquired and
-        the exception propagates.
+        called at least every ``cancel_interval`` seconds (default 0.1)
+        while waiting; if it raises, the wait is abandoned, nothing is
+        acquired and the exception propagates.
 
         ``opportunistic``: take only those of ``names`` that can be granted,
         waiting (within ``timeout``) until at least ``opportunistic_count`` of
@@ -307,40 +173,36 @@ class LockManager:
                 return frozenset()
         if owner is None:
             raise errors.ProgrammerError("Lock owner must not be None")
-        key = self._key(priority)
         if level == Level.CLUSTER and wanted is not None and wanted != (BGL,):
             raise errors.ProgrammerError(
                 f"The cluster level has only the lock {BGL!r}, not {sorted(wanted)!r}")
+        key = self._key(priority)
         excl = not shared
         with self._mutex:
             levels = self._held.get(owner)
-            if levels is not None:
-                self._check_order(owner, levels, level)
-            if owner in self._waiting:
-                raise errors.ProgrammerError(
-                    f"Owner {owner!r} is already waiting for locks in another thread")
+            self._check_may_wait(owner, levels, level)
             if opportunistic:
                 if wanted is None:
                     wanted = tuple(lv.known)
-                req = _Request(owner, wanted, excl, _IX if excl else _IS, key, opp=True,
-                               min_count=max(0, min(opportunistic_count, len(wanted))))
-                got = self._opp_grantable(lv, req)
+                req = Request(owner, wanted, excl, IX if excl else IS, key, opp=True,
+                              min_count=max(0, min(opportunistic_count, len(wanted))))
+                got = lv.opp_grantable(req)
                 if len(got) >= req.min_count:
                     req.names = got
-                    self._grant(lv, req, levels)
+                    self._grant(lv, req)
                     return req.result
             elif wanted is None:
-                mode = _X if excl else _S
-                if self._set_ok(lv, mode, key):
-                    self._hold_set(lv, owner, levels, mode)
-                    return frozenset(lv.known)
-                req = _Request(owner, (), excl, mode, key)
+                mode = X if excl else S
+                if lv.set_ok(mode, key):
+                    lv.hold_set(owner, self._new_held(owner, levels, level), mode)
+                    return lv.known_names()
+                req = Request(owner, (), excl, mode, key)
             else:
-                mode = _IX if excl else _IS
-                if self._set_ok(lv, mode, key) and self._names_ok(lv, wanted, excl, key):
-                    self._hold_names(lv, owner, levels, wanted, excl)
+                mode = IX if excl else IS
+                if lv.set_ok(mode, key) and lv.names_ok(wanted, excl, key):
+                    lv.hold_names(owner, self._new_held(owner, levels, level), wanted, excl)
                     return frozenset(wanted)
-                req = _Request(owner, wanted, excl, mode, key)
+                req = Request(owner, wanted, excl, mode, key)
             if timeout is not None and timeout <= 0:
                 raise self._timeout_error(level, req, timeout)
             self._enqueue(lv, req)
@@ -354,7 +216,7 @@ class LockManager:
         Releasing some names out of an ALL_SET hold keeps the other known
         names (same mode).  Releasing nothing held at a level with
         ``names=None`` does nothing; releasing named locks not held raises
-        :class:`~gnt.errors.ProgrammerError`.
+        :class:`~gnt.errors.ProgrammerError` (and releases nothing).
         """
         lv = self._level(level)
         todo = self._opt_names(names)
@@ -363,17 +225,17 @@ class LockManager:
         with self._mutex:
             levels = self._held.get(owner)
             held = levels.get(level) if levels is not None else None
-            if held is None or levels is None:
+            if levels is None or held is None:
                 if todo is None:
                     return
                 raise errors.ProgrammerError(
-                    f"Cannot release {_describe(level, todo)}: not owned by {owner!r}")
+                    f"Cannot release {describe(level, todo)}: not owned by {owner!r}")
             woken = self._release(lv, owner, levels, held, todo)
         self._wake(woken)
 
     def release_all(self, owner: Hashable) -> None:
         """Release every lock ``owner`` holds, at every level."""
-        woken: list[_Request] = []
+        woken: list[Request] = []
         with self._mutex:
             levels = self._held.get(owner)
             if levels is None:
@@ -387,9 +249,9 @@ class LockManager:
         ``names`` (None or ``ALL_SET``: all of them).  Names already held
         shared are left alone.
 
-        Raises :class:`~gnt.errors.ProgrammerError` when a name is not held
-        (a name covered only by ALL_SET must be a known name to be
-        downgraded on its own).
+        Raises :class:`~gnt.errors.ProgrammerError` (changing nothing) when a
+        name is not held; a name covered only by ALL_SET must be a known name
+        to be downgraded on its own.
         """
         lv = self._level(level)
         todo = self._opt_names(names)
@@ -400,40 +262,8 @@ class LockManager:
             held = levels.get(level) if levels is not None else None
             if held is None:
                 raise errors.ProgrammerError(
-                    f"Cannot downgrade {_describe(level, todo)}: not owned by {owner!r}")
-            set_changed = False
-            changed: list[str] = []
-            if todo is None:
-                if held.set_mode == _X:
-                    lv.set_excl = None
-                    lv.set_shared[owner] = None
-                    held.set_mode = _S
-                    set_changed = True
-                changed = [n for n, ex in held.names.items() if ex]
-            else:
-                if held.set_mode is not None:
-                    unknown = todo - lv.known
-                    if unknown:
-                        raise errors.ProgrammerError(
-                            f"Cannot downgrade {_describe(level, unknown)} on its own: "
-                            "held only through ALL_SET and not a known name")
-                    if held.set_mode == _S:
-                        return
-                    self._materialize(lv, owner, held)
-                    set_changed = True
-                missing = [n for n in todo if n not in held.names]
-                if missing:
-                    raise errors.ProgrammerError(
-                        f"Cannot downgrade {_describe(level, missing)}: not owned by {owner!r}")
-                changed = [n for n in todo if held.names[n]]
-            locks = lv.locks
-            for name in changed:
-                lk = locks[name]
-                lk.excl = None
-                lk.shared[owner] = None
-                held.names[name] = False
-            lv.n_excl -= len(changed)
-            lv.n_shared += len(changed)
+                    f"Cannot downgrade {describe(level, todo)}: not owned by {owner!r}")
+            changed, set_changed = lv.downgrade(owner, held, todo)
             woken = self._reevaluate(lv, changed, set_changed)
         self._wake(woken)
 
@@ -444,14 +274,18 @@ class LockManager:
         """Make ``names`` known at ``level`` (a new instance, node, ...).
 
         With ``owner``, ``owner`` also holds them afterwards (exclusive, or
-        shared with ``shared=True``).  Adding waits while another owner holds
-        ALL_SET at ``level`` (so its view of "all names" stays true); it does
-        not wait when ``owner`` already holds every name exclusively or holds
-        ALL_SET exclusively - the usual case: lock the new name, create the
-        object, then add it.  Otherwise ``owner`` must hold nothing at
-        ``level`` or above, as for :meth:`acquire`.  ``timeout``,
-        ``priority`` and ``cancel_check`` work as for :meth:`acquire`; if
-        the add was granted just as ``cancel_check`` raised, it stands.
+        shared with ``shared=True``).  This does not wait when ``owner``
+        already holds every name exclusively, or ALL_SET exclusively - the
+        usual case: lock the new name, create the object, then add it.
+        Otherwise ``owner`` must hold nothing at ``level`` or above, as for
+        :meth:`acquire`.  Without ``owner`` the names are only registered;
+        that is for callers holding no locks (start-up, tests): a job must
+        pass its owner, or its wait escapes the ordering rule.
+
+        Adding waits while another owner holds ALL_SET at ``level``, so that
+        owner's view of "all names" stays true.  ``timeout``, ``priority``
+        and ``cancel_check`` work as for :meth:`acquire`; if the add was
+        granted just as ``cancel_check`` raised, the add stands.
 
         Raises :class:`~gnt.errors.OpPrereqError` (``already_exists``) when a
         name is already known, :class:`~gnt.errors.LockError` on timeout,
@@ -470,26 +304,21 @@ class LockManager:
             dup = new & lv.known
             if dup:
                 raise errors.OpPrereqError(
-                    f"Cannot add {_describe(level, dup)}: already exists", errors.ECODE_EXISTS)
+                    f"Cannot add {describe(level, dup)}: already exists", errors.ECODE_EXISTS)
             names_t = tuple(new)
-            levels: dict[int, _Held] | None = None
             if owner is None:
-                req = _Request(None, (), True, _IX, key, register=names_t)
+                req = Request(None, (), True, IX, key, register=names_t)
             else:
                 levels = self._held.get(owner)
                 held = levels.get(level) if levels is not None else None
-                if held is not None and (held.set_mode == _X
+                if held is not None and (held.set_mode == X
                                          or all(held.names.get(n) for n in names_t)):
-                    lv.known |= new
+                    lv.add_known(new)
                     return
-                if levels is not None:
-                    self._check_order(owner, levels, level)
-                if owner in self._waiting:
-                    raise errors.ProgrammerError(
-                        f"Owner {owner!r} is already waiting for locks in another thread")
-                req = _Request(owner, names_t, excl, _IX, key, register=names_t)
-            if self._set_ok(lv, _IX, key) and self._names_ok(lv, req.names, excl, key):
-                self._grant(lv, req, levels)
+                self._check_may_wait(owner, levels, level)
+                req = Request(owner, names_t, excl, IX, key, register=names_t)
+            if lv.grantable(req):
+                self._grant(lv, req)
                 return
             if timeout is not None and timeout <= 0:
                 raise self._timeout_error(level, req, timeout)
@@ -514,12 +343,12 @@ class LockManager:
                 return
             levels = self._held.get(owner)
             held = levels.get(level) if levels is not None else None
-            if held is None or (held.set_mode != _X
+            if held is None or (held.set_mode != X
                                 and not all(held.names.get(n) for n in gone)):
                 raise errors.ProgrammerError(
-                    f"Cannot remove {_describe(level, gone)}: {owner!r} must hold them "
+                    f"Cannot remove {describe(level, gone)}: {owner!r} must hold them "
                     "exclusively")
-            lv.known -= gone
+            lv.remove_known(gone)
 
     # ------------------------------------------------------------ introspection
     def owned(self, owner: Hashable, level: Level) -> dict[str, Mode]:
@@ -532,9 +361,8 @@ class LockManager:
             if held is None:
                 return {}
             if held.set_mode is not None:
-                mode = _mode(held.set_mode == _X)
-                return dict.fromkeys(lv.known, mode)
-            return {n: _mode(ex) for n, ex in held.names.items()}
+                return dict.fromkeys(lv.known, mode_of(held.set_mode == X))
+            return {n: mode_of(ex) for n, ex in held.names.items()}
 
     def is_owned(self, owner: Hashable, level: Level, names: Names | None = None,
                  shared: bool | None = None) -> bool:
@@ -548,20 +376,17 @@ class LockManager:
             if held is None:
                 return False
             if held.set_mode is not None:
-                return shared is None or shared == (held.set_mode == _S)
+                return shared is None or shared == (held.set_mode == S)
             if names is ALL_SET:
                 return False
             if names is None:
-                items: Iterable[bool] = held.names.values()
+                modes: Iterable[bool] = held.names.values()
             else:
                 todo = (names,) if isinstance(names, str) else names
-                items = []
-                for n in todo:
-                    ex = held.names.get(n)
-                    if ex is None:
-                        return False
-                    items.append(ex)
-            return shared is None or all(ex != shared for ex in items)
+                modes = [held.names.get(n) for n in todo]  # type: ignore[misc]
+                if None in modes:
+                    return False
+            return shared is None or all(ex != shared for ex in modes)
 
     def held_levels(self, owner: Hashable) -> list[Level]:
         """The levels at which ``owner`` holds locks, in order."""
@@ -572,22 +397,22 @@ class LockManager:
         """The known names at ``level``."""
         lv = self._level(level)
         with self._mutex:
-            return frozenset(lv.known)
+            return lv.known_names()
 
     def list_locks(self, levels: Iterable[Level] | None = None,
                    active_only: bool = False) -> list[LockInfo]:
         """Every lock (known names, locks in use and each level's set lock),
         in level order, set lock first, then by name - what ``gnt-debug
         locks`` shows.  ``active_only``: only locks held or waited for."""
+        tables = [self._level(lvl) for lvl in sorted(Level if levels is None else set(levels))]
         out: list[LockInfo] = []
         with self._mutex:
-            for level in sorted(Level if levels is None else set(levels)):
-                lv = self._level(level)
-                out.extend(self._level_info(lv, active_only))
+            for lv in tables:
+                out.extend(lv.info(active_only))
         return out
 
     # ----------------------------------------------------------------- internals
-    def _level(self, level: Level) -> _LevelState:
+    def _level(self, level: Level) -> LevelTable:
         try:
             return self._levels[level]
         except (KeyError, TypeError):
@@ -595,7 +420,8 @@ class LockManager:
 
     def _key(self, priority: int) -> int:
         """Pack (priority, arrival) into one int: lower keys are served first."""
-        if not C.OP_PRIO_HIGHEST <= priority <= C.OP_PRIO_LOWEST:
+        if not isinstance(priority, int) or not (
+                C.OP_PRIO_HIGHEST <= priority <= C.OP_PRIO_LOWEST):
             raise errors.ProgrammerError(
                 f"Invalid lock priority {priority!r}: must be between {C.OP_PRIO_HIGHEST} "
                 f"(highest) and {C.OP_PRIO_LOWEST} (lowest)")
@@ -617,309 +443,123 @@ class LockManager:
             return {names}
         return set(names)  # type: ignore[arg-type]
 
-    @staticmethod
-    def _check_order(owner: Hashable, levels: dict[int, _Held], level: int) -> None:
-        for lvl in levels:
-            if lvl >= level:
-                raise errors.ProgrammerError(
-                    f"Owner {owner!r} cannot acquire {LEVEL_NAMES[Level(level)]} locks while "
-                    f"holding {LEVEL_NAMES[Level(lvl)]} locks (levels must be acquired in "
-                    "increasing order, each level once)")
+    def _check_may_wait(self, owner: Hashable, levels: dict[int, Held] | None,
+                        level: int) -> None:
+        """The ordering rule, and one waiting request per owner."""
+        if levels is not None:
+            for lvl in levels:
+                if lvl >= level:
+                    raise errors.ProgrammerError(
+                        f"Owner {owner!r} cannot acquire {LEVEL_NAMES[Level(level)]} locks "
+                        f"while holding {LEVEL_NAMES[Level(lvl)]} locks (levels must be "
+                        "acquired in increasing order, each level once)")
+        if owner in self._waiting:
+            raise errors.ProgrammerError(
+                f"Owner {owner!r} is already waiting for locks in another thread")
 
-    # --- compatibility checks (mutex held) ---
-    @staticmethod
-    def _set_ok(lv: _LevelState, mode: int, key: int) -> bool:
-        """Whether set-lock ``mode`` is compatible with the set-lock holders
-        (including intentions) and with the set-level waiters ahead of ``key``."""
-        if lv.set_excl is not None:
-            return False
-        if mode == _IX:
-            if lv.set_shared:
-                return False
-        elif mode == _S:
-            if lv.n_excl:
-                return False
-            ixw = lv.ix_waiters
-            if ixw and ixw[0].key < key:
-                return False
-        elif mode == _X:
-            if lv.set_shared or lv.n_excl or lv.n_shared:
-                return False
-            ixw, isw = lv.ix_waiters, lv.is_waiters
-            if (ixw and ixw[0].key < key) or (isw and isw[0].key < key):
-                return False
-        if lv.set_waiters:
-            compat = _COMPAT[mode]
-            for w in lv.set_waiters:
-                if w.key >= key:
-                    break
-                if not compat[w.set_mode]:
-                    return False
-        return True
-
-    @staticmethod
-    def _name_ok(lk: _Lock, excl: bool, key: int) -> bool:
-        if lk.excl is not None:
-            return False
-        if excl:
-            if lk.shared:
-                return False
-            q = lk.queue
-            return not q or q[0].key >= key
-        for w in lk.queue:
-            if w.key >= key:
-                return True
-            if w.excl:
-                return False
-        return True
-
-    def _names_ok(self, lv: _LevelState, names: tuple[str, ...], excl: bool,
-                  key: int) -> bool:
-        locks = lv.locks
-        name_ok = self._name_ok
-        for name in names:
-            lk = locks.get(name)
-            if lk is not None and not name_ok(lk, excl, key):
-                return False
-        return True
-
-    def _opp_grantable(self, lv: _LevelState, req: _Request) -> tuple[str, ...]:
-        if not self._set_ok(lv, req.set_mode, req.key):
-            return ()
-        locks = lv.locks
-        return tuple(n for n in req.names
-                     if (lk := locks.get(n)) is None or self._name_ok(lk, req.excl, req.key))
-
-    # --- state changes (mutex held) ---
-    def _owner_held(self, owner: Hashable, levels: dict[int, _Held] | None,
-                    level: int) -> _Held:
+    def _new_held(self, owner: Hashable, levels: dict[int, Held] | None, level: int) -> Held:
         if levels is None:
             levels = self._held[owner] = {}
-        held = levels[level] = _Held()
+        held = levels[level] = Held()
         return held
 
-    def _hold_set(self, lv: _LevelState, owner: Hashable, levels: dict[int, _Held] | None,
-                  mode: int) -> None:
-        if mode == _X:
-            lv.set_excl = owner
-        else:
-            lv.set_shared[owner] = None
-        self._owner_held(owner, levels, lv.level).set_mode = mode
-
-    def _hold_names(self, lv: _LevelState, owner: Hashable, levels: dict[int, _Held] | None,
-                    names: tuple[str, ...], excl: bool) -> None:
-        held = self._owner_held(owner, levels, lv.level).names
-        locks = lv.locks
-        for name in names:
-            lk = locks.get(name)
-            if lk is None:
-                lk = locks[name] = _Lock()
-            if excl:
-                lk.excl = owner
-            else:
-                lk.shared[owner] = None
-            held[name] = excl
-        if excl:
-            lv.n_excl += len(names)
-        else:
-            lv.n_shared += len(names)
-
-    def _grant(self, lv: _LevelState, req: _Request,
-               levels: dict[int, _Held] | None) -> None:
+    def _grant(self, lv: LevelTable, req: Request) -> None:
         """Give ``req`` what it asked for (it must be grantable and dequeued)."""
         owner = req.owner
+        req.done = True
         if req.register:
             dup = lv.known.intersection(req.register)
             if dup:
                 req.error = errors.OpPrereqError(
-                    f"Cannot add {_describe(lv.level, dup)}: already exists",
+                    f"Cannot add {describe(lv.level, dup)}: already exists",
                     errors.ECODE_EXISTS)
-                req.done = True
                 return
-            lv.known.update(req.register)
-        if owner is not None:
-            if req.set_mode >= _S:
-                self._hold_set(lv, owner, levels, req.set_mode)
-                req.result = frozenset(lv.known)
-            elif req.names:
-                self._hold_names(lv, owner, levels, req.names, req.excl)
-                req.result = frozenset(req.names)
-        req.done = True
+            lv.add_known(req.register)
+        if owner is None:
+            return
+        if req.set_mode >= S:
+            lv.hold_set(owner, self._new_held(owner, self._held.get(owner), lv.level),
+                        req.set_mode)
+            req.result = lv.known_names()
+        elif req.names:
+            lv.hold_names(owner, self._new_held(owner, self._held.get(owner), lv.level),
+                          req.names, req.excl)
+            req.result = frozenset(req.names)
 
-    def _enqueue(self, lv: _LevelState, req: _Request) -> None:
+    def _enqueue(self, lv: LevelTable, req: Request) -> None:
         if req.owner is not None:
             self._waiting[req.owner] = req
-        if req.opp:
-            lv.opp_waiters.append(req)
-            return
-        locks = lv.locks
-        for name in req.names:
-            lk = locks.get(name)
-            if lk is None:
-                lk = locks[name] = _Lock()
-            bisect.insort(lk.queue, req, key=_KEY)
-        bisect.insort(lv.waiters_of(req.set_mode), req, key=_KEY)
+        lv.enqueue(req)
 
-    def _dequeue(self, lv: _LevelState, req: _Request) -> None:
+    def _dequeue(self, lv: LevelTable, req: Request) -> None:
         if req.owner is not None:
             self._waiting.pop(req.owner, None)
-        if req.opp:
-            lv.opp_waiters.remove(req)
-            return
-        locks = lv.locks
-        for name in req.names:
-            locks[name].queue.remove(req)
-        lv.waiters_of(req.set_mode).remove(req)
+        lv.dequeue(req)
 
-    @staticmethod
-    def _drop_idle(lv: _LevelState, names: Iterable[str]) -> None:
-        locks = lv.locks
-        for name in names:
-            lk = locks.get(name)
-            if lk is not None and lk.excl is None and not lk.shared and not lk.queue:
-                del locks[name]
-
-    def _materialize(self, lv: _LevelState, owner: Hashable, held: _Held) -> None:
-        """Turn an ALL_SET hold into holds on every known name (same mode)."""
-        excl = held.set_mode == _X
-        if excl:
-            lv.set_excl = None
-        else:
-            del lv.set_shared[owner]
-        held.set_mode = None
-        locks = lv.locks
-        for name in lv.known:
-            lk = locks.get(name)
-            if lk is None:
-                lk = locks[name] = _Lock()
-            if excl:
-                lk.excl = owner
-            else:
-                lk.shared[owner] = None
-            held.names[name] = excl
-        if excl:
-            lv.n_excl += len(lv.known)
-        else:
-            lv.n_shared += len(lv.known)
-
-    def _release(self, lv: _LevelState, owner: Hashable, levels: dict[int, _Held],
-                 held: _Held, todo: set[str] | None) -> list[_Request]:
-        set_changed = False
-        if todo is None:
-            if held.set_mode is not None:
-                if held.set_mode == _X:
-                    lv.set_excl = None
-                else:
-                    del lv.set_shared[owner]
-                held.set_mode = None
-                set_changed = True
-            names: Iterable[str] = held.names
-        else:
-            if held.set_mode is not None:
-                self._materialize(lv, owner, held)
-                set_changed = True
-                todo &= held.names.keys()   # unknown names were covered only by ALL_SET
-            else:
-                missing = [n for n in todo if n not in held.names]
-                if missing:
-                    raise errors.ProgrammerError(
-                        f"Cannot release {_describe(lv.level, missing)}: not owned by "
-                        f"{owner!r}")
-            names = todo
-        locks = lv.locks
-        held_names = held.names
-        changed = []
-        for name in names:
-            lk = locks[name]
-            if held_names[name]:
-                lk.excl = None
-                lv.n_excl -= 1
-            else:
-                del lk.shared[owner]
-                lv.n_shared -= 1
-            if lk.queue:
-                changed.append(name)
-            elif not lk.shared and lk.excl is None:
-                del locks[name]
-        if todo is None:
-            held_names.clear()
-        else:
-            for name in todo:
-                del held_names[name]
-        if not held_names and held.set_mode is None:
+    def _release(self, lv: LevelTable, owner: Hashable, levels: dict[int, Held],
+                 held: Held, todo: set[str] | None) -> list[Request]:
+        changed, set_changed = lv.release(owner, held, todo)
+        if held.empty():
             del levels[lv.level]
             if not levels:
                 del self._held[owner]
         return self._reevaluate(lv, changed, set_changed)
 
-    def _reevaluate(self, lv: _LevelState, names: Iterable[str],
-                    set_changed: bool) -> list[_Request]:
+    def _reevaluate(self, lv: LevelTable, names: Iterable[str],
+                    set_changed: bool) -> list[Request]:
         """Grant every waiter at ``lv`` made grantable by a change to the
         named locks ``names`` (released, downgraded or no longer waited for)
         or to the set lock; returns the waiters granted (to be woken).
 
         Waiters are examined in key order.  Granting one never unblocks
         another (holding conflicts exactly where waiting ahead did), except
-        for adds, which hold nothing afterwards - they are examined before
-        the later waiters they could have blocked.
+        for adds, which hold less afterwards: they come before the later
+        waiters they could have blocked, which are all among the candidates.
         """
-        if set_changed:
-            cands = lv.set_waiters + lv.is_waiters + lv.ix_waiters
-        else:
-            cands = []
-            locks = lv.locks
-            for name in names:
-                lk = locks.get(name)
-                if lk is not None and lk.queue:
-                    cands.extend(lk.queue)
-
-        cands.extend(lv.opp_waiters)
-        if not cands:
-            return []
-        if len(cands) > 1:
-            cands.sort(key=_KEY)
-        woken: list[_Request] = []
+        woken: list[Request] = []
         prev = None
-        for req in cands:
+        for req in lv.candidates(names, set_changed):
             if req is prev or req.done:
                 continue
             prev = req
             if req.opp:
-                got = self._opp_grantable(lv, req)
+                got = lv.opp_grantable(req)
                 if len(got) < req.min_count:
                     continue
                 self._dequeue(lv, req)
                 req.names = got
-            else:
-                if not (self._set_ok(lv, req.set_mode, req.key)
-                        and self._names_ok(lv, req.names, req.excl, req.key)):
-                    continue
+            elif lv.grantable(req):
                 self._dequeue(lv, req)
-            self._grant(lv, req, self._held.get(req.owner) if req.owner is not None else None)
+            else:
+                continue
+            self._grant(lv, req)
+            if req.error is not None:   # an add that lost a race: its locks may be idle
+                lv.drop_idle(req.names)
             woken.append(req)
         return woken
 
     @staticmethod
-    def _wake(woken: list[_Request]) -> None:
+    def _wake(woken: list[Request]) -> None:
         for req in woken:
             req.wake.release()
 
     # --- waiting (mutex not held) ---
-    def _wait(self, lv: _LevelState, req: _Request, timeout: float | None,
+    def _wait(self, lv: LevelTable, req: Request, timeout: float | None,
               cancel_check: CancelCheck | None) -> frozenset[str]:
         deadline = None if timeout is None else time.monotonic() + timeout
         wake = req.wake
+        poll = self._cancel_interval
         granted = False
         try:
             while True:
                 if deadline is None:
-                    slice_ = CANCEL_POLL_INTERVAL if cancel_check is not None else -1.0
+                    slice_ = poll if cancel_check is not None else -1.0
                 else:
                     slice_ = deadline - time.monotonic()
                     if slice_ <= 0:
                         break
-                    if cancel_check is not None and slice_ > CANCEL_POLL_INTERVAL:
-                        slice_ = CANCEL_POLL_INTERVAL
+                    if cancel_check is not None and slice_ > poll:
+                        slice_ = poll
                 if wake.acquire(True, slice_):
                     granted = True
                     break
@@ -931,90 +571,41 @@ class LockManager:
         if not granted:
             with self._mutex:
                 if not req.done:
-                    self._dequeue(lv, req)
-                    self._drop_idle(lv, req.names)
-                    woken = self._reevaluate(lv, req.names, req.set_mode >= _S)
+                    woken = self._withdraw(lv, req)
                     err = self._timeout_error(lv.level, req, timeout)
                 else:  # granted just as the timeout expired
                     woken, err = [], None
             self._wake(woken)
             if err is not None:
                 raise err
-        return self._outcome(req)
-
-    @staticmethod
-    def _outcome(req: _Request) -> frozenset[str]:
         if req.error is not None:
             raise req.error
         return req.result
 
-    def _abandon(self, lv: _LevelState, req: _Request) -> None:
+    def _withdraw(self, lv: LevelTable, req: Request) -> list[Request]:
+        """Take a still waiting request out of the queues (mutex held)."""
+        self._dequeue(lv, req)
+        lv.drop_idle(req.names)
+        return self._reevaluate(lv, req.names, req.set_mode >= S)
+
+    def _abandon(self, lv: LevelTable, req: Request) -> None:
         """Withdraw a waiting request; if it was granted meanwhile, give back
         what it acquired (not for adds: they stand)."""
+        woken: list[Request] = []
         with self._mutex:
             if not req.done:
-                self._dequeue(lv, req)
-                self._drop_idle(lv, req.names)
-                woken = self._reevaluate(lv, req.names, req.set_mode >= _S)
+                woken = self._withdraw(lv, req)
             elif not req.register and req.owner is not None and req.error is None:
+                # the owner held nothing at this level before (ordering rule)
                 levels = self._held.get(req.owner)
                 held = levels.get(lv.level) if levels is not None else None
-                woken = (self._release(lv, req.owner, levels, held, None)
-                         if levels is not None and held is not None else [])
-            else:
-                woken = []
+                if levels is not None and held is not None:
+                    woken = self._release(lv, req.owner, levels, held, None)
         self._wake(woken)
 
     @staticmethod
-    def _timeout_error(level: int, req: _Request, timeout: float | None) -> errors.LockError:
-        what = _describe(Level(level), None if req.set_mode >= _S else
-                         (req.register or req.names))
+    def _timeout_error(level: int, req: Request, timeout: float | None) -> errors.LockError:
+        what = describe(level, None if req.set_mode >= S else (req.register or req.names))
         verb = "add" if req.register else "acquire"
         return errors.LockError(
-            f"Could not {verb} {_mode(req.excl).value} lock(s) {what} within {timeout} s")
-
-    # --- introspection ---
-    def _level_info(self, lv: _LevelState, active_only: bool) -> list[LockInfo]:
-        level = lv.level
-        prefix = LEVEL_NAMES[level] + "/"
-        out = []
-        # the set lock: ALL_SET holders, ALL_SET waiters and adds
-        pend = sorted(lv.set_waiters + [w for w in lv.ix_waiters if w.register], key=_KEY)
-        if lv.set_excl is not None:
-            mode: Mode | None = Mode.EXCLUSIVE
-            owners: tuple[Hashable, ...] = (lv.set_excl,)
-        elif lv.set_shared:
-            mode, owners = Mode.SHARED, tuple(lv.set_shared)
-        else:
-            mode, owners = None, ()
-        if not active_only or owners or pend:
-            out.append(LockInfo(prefix + LOCKSET_NAME, level, mode, owners,
-                                self._pending(pend, lambda w: w.set_mode != _S)))
-        names = set(lv.locks) if active_only else lv.known | lv.locks.keys()
-        for name in sorted(names):
-            lk = lv.locks.get(name)
-            if lk is None:
-                out.append(LockInfo(prefix + name, level, None, (), ()))
-                continue
-            if lk.excl is not None:
-                mode, owners = Mode.EXCLUSIVE, (lk.excl,)
-            elif lk.shared:
-                mode, owners = Mode.SHARED, tuple(lk.shared)
-            else:
-                mode, owners = None, ()
-            pend = lk.queue + [w for w in lv.opp_waiters if name in w.names]
-            out.append(LockInfo(prefix + name, level, mode, owners,
-                                self._pending(pend, lambda w: w.excl)))
-        return out
-
-    @staticmethod
-    def _pending(reqs: list[_Request], is_excl: Callable[[_Request], bool]
-                 ) -> tuple[tuple[Mode, tuple[Hashable, ...]], ...]:
-        groups: list[tuple[Mode, list[Hashable]]] = []
-        for w in reqs:
-            mode = _mode(is_excl(w))
-            if mode is Mode.SHARED and groups and groups[-1][0] is Mode.SHARED:
-                groups[-1][1].append(w.owner)
-            else:
-                groups.append((mode, [w.owner]))
-        return tuple((m, tuple(o)) for m, o in groups)
+            f"Could not {verb} {mode_of(req.excl).value} lock(s) {what} within {timeout} s")

@@ -330,8 +330,9 @@ class Client:
         return cast(list[str], self.call(P.REQ_QUERY_TAGS, [kind, name]))
 
     # --- queue and watcher flags ---
-    def set_drain_flag(self, drain_flag: bool) -> bool:
-        return bool(self.call(P.REQ_SET_DRAIN_FLAG, [bool(drain_flag)]))
+    def set_drain_flag(self, drain_flag: bool) -> None:
+        """Drain (True) or undrain (False) the job queue."""
+        self.call(P.REQ_SET_DRAIN_FLAG, [bool(drain_flag)])
 
     def set_watcher_pause(self, until: float | None) -> Any:
         """Pause the watcher until the given epoch time (``None``: resume)."""

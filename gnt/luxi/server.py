@@ -176,7 +176,7 @@ class LuxiServer:
         never exists with the wrong permissions.
         """
         path = self.socket_path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
         tmp = path.parent / f".luxi{os.getpid()}.{next(_tmp_counter)}"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:

@@ -141,6 +141,10 @@ def compile_filter(flt: Any, table: FieldTable) -> Callable[[Any, Any], bool]:
                "!=": lambda a, b: a != b, "<": lambda a, b: a < b, ">": lambda a, b: a > b,
                "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}[op]
 
+        if field.name == "name" and op in ("=", "==") and isinstance(ref, str):
+            # names may be given short ("inst1" for "inst1.example.com"), as in Ganeti
+            return lambda c, i: _name_matches(str(_value(field, c, i) or ""), ref)
+
         def pred(c: Any, i: Any) -> bool:
             v = _value(field, c, i)
             try:
@@ -149,6 +153,10 @@ def compile_filter(flt: Any, table: FieldTable) -> Callable[[Any, Any], bool]:
                 return False
         return pred
     raise errors.QueryFilterParseError(f"Unknown filter operator {op!r}")
+
+
+def _name_matches(name: str, ref: str) -> bool:
+    return name == ref or name.startswith(ref + ".")
 
 
 def _field(args: list[Any], count: int, table: FieldTable) -> FieldDef:

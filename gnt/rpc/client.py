@@ -41,7 +41,7 @@ DEFAULT_TIMEOUT = TMO_URGENT
 # daemon closes them (gnt.noded.server.KEEPALIVE_TIMEOUT).
 KEEPALIVE_EXPIRY = 60.0
 MAX_PARALLEL = 64  # calls call_many runs at once
-MAX_KEEPALIVE_PER_NODE = 8
+MAX_KEEPALIVE_PER_NODE = 32  # idle connections kept per node (concurrent jobs)
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 

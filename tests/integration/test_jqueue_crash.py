@@ -257,6 +257,7 @@ def test_kill_with_jobs_running_waiting_and_queued(root: Path) -> None:
             {(w, 0): 1, **{(j, o): 1 for j in ids["queued"] for o in (0, 1)}})
         new = q.submit([_noop()])
         assert new > max(before["live"]) and new > before["serial"]
+        assert q.wait_idle(30)
     finally:
         assert q.shutdown(10)
     after = check_files(root)

@@ -382,7 +382,7 @@ def test_shared_waiters_granted_together_exclusive_blocks_later_shared() -> None
     assert pending(m, "instance/i1") == [(SH, ("s1", "s2")), (EX, ("e",)), (SH, ("s3",))]
     m.release_all("x")
     assert s1.acquired.wait(5) and s2.acquired.wait(5)
-    info = [i for i in m.list_locks() if i.name == "instance/i1"][0]
+    info = next(i for i in m.list_locks() if i.name == "instance/i1")
     assert info.mode is SH and set(info.owners) == {"s1", "s2"}
     assert not e.acquired.is_set() and not s3.acquired.is_set()
     # a newcomer in shared mode must queue behind the exclusive waiter too

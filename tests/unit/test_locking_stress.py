@@ -37,9 +37,10 @@ UNIVERSE: dict[Level, list[str]] = {
 }
 
 
-def new_manager() -> LockManager:
+def new_manager(cancel_interval: float = 0.1) -> LockManager:
     return LockManager(instances=UNIVERSE[Level.INSTANCE], nodegroups=UNIVERSE[Level.NODEGROUP],
-                       nodes=UNIVERSE[Level.NODE], networks=UNIVERSE[Level.NETWORK])
+                       nodes=UNIVERSE[Level.NODE], networks=UNIVERSE[Level.NETWORK],
+                       cancel_interval=cancel_interval)
 
 
 class Cancelled(Exception):
@@ -116,7 +117,7 @@ def run_threads(target: Any, n: int, bound: float, m: LockManager) -> None:
 
 
 def test_stress_random_requests_in_level_order() -> None:
-    m = new_manager()
+    m = new_manager(cancel_interval=0.0005)
     chk = Checker()
     stats = {"granted": 0, "timeouts": 0, "cancelled": 0}
     stats_mutex = threading.Lock()
@@ -141,7 +142,7 @@ def test_stress_random_requests_in_level_order() -> None:
                     opp = level != Level.CLUSTER and names is not ALL_SET and rnd.random() < 0.1
                     r = rnd.random()
                     timeout = None if r < 0.5 else rnd.uniform(0, 0.01) if r < 0.8 else 0
-                    cancel_p = 0.05 if rnd.random() < 0.2 else 0.0
+                    cancel_p = 0.2 if rnd.random() < 0.2 else 0.0
 
                     def cancel_check(p: float = cancel_p) -> None:
                         if rnd.random() < p:
@@ -321,8 +322,9 @@ class ModelMachine(RuleBasedStateMachine):
         all_set = level != Level.CLUSTER and data.draw(st.booleans())
         names = None if all_set else set(data.draw(
             st.lists(st.sampled_from(POOL[level]), min_size=1, max_size=3)))
-        got = self.outcome(lambda: self.m.acquire(owner, level, ALL_SET if all_set else names,
-                                                  shared=shared, timeout=0))
+        request: Any = ALL_SET if names is None else names
+        got = self.outcome(lambda: self.m.acquire(owner, level, request, shared=shared,
+                                                  timeout=0))
         mo = self.model
         if any(lvl >= level for lvl in mo.holds[owner]):
             assert got[0] == "programmer"

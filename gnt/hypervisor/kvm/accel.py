@@ -55,6 +55,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from gnt import errors, paths
 from gnt.hypervisor.kvm import params as P
@@ -98,7 +99,7 @@ def run_probe(qemu: str, accel: str, timeout: float = PROBE_TIMEOUT) -> tuple[bo
         return False, f"exit status {res.returncode}: {tail[0]}"
 
 
-def _cache_key(qemu: str) -> dict[str, object]:
+def _cache_key(qemu: str) -> dict[str, Any]:
     try:
         st = os.stat(qemu)
         ident: list[object] = [st.st_size, st.st_mtime_ns]
@@ -136,7 +137,7 @@ def kvm_usable(qemu: str) -> tuple[bool, str]:
         return usable, detail
 
 
-def choose(hvparams: dict[str, object]) -> tuple[str, str]:
+def choose(hvparams: dict[str, Any]) -> tuple[str, str]:
     """The accelerator for an instance: (``kvm``|``tcg``, why).
 
     ``accel`` = ``kvm``/``tcg`` wins; with ``auto``, ``kvm_flag`` =

@@ -26,6 +26,7 @@ and SPICE, the ``pool`` security model are refused (see ``cmdline.py``).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from gnt import constants as C
 from gnt.hypervisor.base import ParamDef
@@ -233,8 +234,8 @@ IGNORED = (PCI_RESERVATIONS, SPICE_IP_VERSION, SPICE_PASSWORD_FILE, SPICE_IMAGE_
            MIGRATION_MODE, MIGRATION_CAPS)
 
 
-def filled(hvparams: dict[str, object]) -> dict[str, object]:
+def filled(hvparams: dict[str, Any]) -> dict[str, Any]:
     """``hvparams`` with every missing name set to its default."""
-    out: dict[str, object] = {k: p.default for k, p in PARAMETERS.items()}
+    out: dict[str, Any] = {k: p.default for k, p in PARAMETERS.items()}
     out.update(hvparams)
     return out

@@ -58,7 +58,7 @@ def execute_many(path: str, commands: Sequence[Command],
         return _run(_session(path, commands, timeout))
     except ExecuteError as err:
         raise errors.HypervisorError(f"QMP command failed ({names}) on {path}: {err}") from err
-    except (QMPError, OSError, asyncio.TimeoutError) as err:
+    except (TimeoutError, QMPError, OSError) as err:
         why = str(err) or type(err).__name__
         raise errors.HypervisorError(
             f"Cannot talk to QEMU over QMP ({names}) at {path}: {why}") from err

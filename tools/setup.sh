@@ -1,0 +1,31 @@
+#!/bin/bash
+# Set up everything gnt needs on this machine (Debian 12, as root), idempotently:
+# Debian packages, the Python virtualenv with gnt and its dependencies in .venv,
+# the test guest (kernel + initramfs + disk images in .cache/guest), and the
+# shipped OS definitions in /srv/ganeti/os.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+
+bash tools/install-deps.sh
+
+PY=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.gnt-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[test]'
+  touch "$stamp"
+fi
+
+bash tools/build-test-guest.sh
+
+# OS definitions shipped with gnt, for a real (non-test) installation
+mkdir -p /srv/ganeti/os
+for os in os/*/; do
+  name=$(basename "$os")
+  [[ -e /srv/ganeti/os/$name ]] || ln -s "$REPO/os/$name" "/srv/ganeti/os/$name"
+done
+echo "setup: done (commands in $REPO/.venv/bin)"
