@@ -93,7 +93,7 @@ def main() -> int:
             samples.append(round(boot_once(args.qemu, args.accel, gdir, disk, args.timeout), 3))
     manifest = dict(line.split("=", 1) for line in
                     (gdir / "manifest").read_text().splitlines() if "=" in line)
-    qemu_version = subprocess.run([args.qemu, "--version"], capture_output=True,
+    qemu_version = subprocess.run([args.qemu, "--version"], capture_output=True, check=True,
                                   text=True).stdout.splitlines()[0]
     print(json.dumps({
         "bench": "bare_qemu_boot", "accel": args.accel, "runs": args.runs,

@@ -30,10 +30,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gnt import constants as C  # noqa: E402
-from gnt.jqueue import JOB_NOTCHANGED, JobQueue, JobStore, OpContext  # noqa: E402
-from gnt.opcodes.base import OpCode  # noqa: E402
-from gnt.opcodes.test import OpTestDelay  # noqa: E402
+from gnt import constants as C
+from gnt.jqueue import JobQueue, JobStore, OpContext
+from gnt.opcodes.base import OpCode
+from gnt.opcodes.test import OpTestDelay
 
 TARGET_JOBS_PER_S = 100.0
 TARGET_LATENCY_MS = 20.0
@@ -49,11 +49,11 @@ def wait_done(q: JobQueue, job_id: int) -> str:
     prev: list[Any] | None = None
     while True:
         res = q.wait_for_job_change(job_id, ["status"], prev, None, 10)
-        if res == JOB_NOTCHANGED:
+        if isinstance(res, str):  # JOB_NOTCHANGED
             continue
-        prev = res[0]  # type: ignore[index]
+        prev = res[0]
         if prev[0] in C.JOBS_FINALIZED:
-            return prev[0]
+            return str(prev[0])
 
 
 def throughput(q: JobQueue, jobs: int, clients: int) -> float:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gnt.locking import ALL_SET, BGL, Level, LockManager  # noqa: E402
+from gnt.locking import ALL_SET, BGL, Level, LockManager
 
 INSTANCES = [f"inst{k}.example.com" for k in range(10_000)]
 NODES = [f"node-uuid-{k}" for k in range(200)]

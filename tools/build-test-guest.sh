@@ -82,8 +82,14 @@ fi
 [[ -n "$PKG" ]] || die "cannot resolve the kernel package that $KERNEL_META depends on"
 log "downloading $PKG"
 mkdir -p "$WORK/deb"
-(cd "$WORK/deb" && apt-get download -qq -o APT::Sandbox::User=root "$PKG") \
-  || die "apt-get download $PKG failed"
+download() { (cd "$WORK/deb" && apt-get download -qq -o APT::Sandbox::User=root "$PKG"); }
+if ! download; then
+  log "download failed; refreshing the package lists and retrying"
+  apt-get update -qq
+  PKG=$(kernel_pkg || true)
+  [[ -n "$PKG" ]] || die "cannot resolve the kernel package that $KERNEL_META depends on"
+  download || die "apt-get download $PKG failed"
+fi
 DEB=$(ls "$WORK"/deb/*.deb)
 dpkg-deb -x "$DEB" "$WORK/kernel"
 KVER=$(ls "$WORK/kernel/lib/modules")
@@ -177,8 +183,9 @@ EOS
 chmod 755 "$ROOT/init"
 echo 'PS1="gnt-guest# "; export PS1' >"$ROOT/etc/profile"
 
+find "$ROOT" -exec touch -h -d @0 {} +  # reproducible archive
 (cd "$ROOT" && find . -print0 | LC_ALL=C sort -z \
-  | cpio --null -o -H newc -R 0:0 --quiet | gzip -9n) >"$WORK/initrd.img"
+  | cpio --null -o -H newc -R 0:0 --quiet --reproducible | gzip -9n) >"$WORK/initrd.img"
 
 # --- disk images ------------------------------------------------------------
 mkdir -p "$WORK/diskroot"

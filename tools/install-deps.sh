@@ -17,6 +17,7 @@ PACKAGES=(
   kmod              # depmod/modprobe to resolve the guest kernel's module deps
   e2fsprogs         # mkfs.ext4 (test guest disk images)
   gzip
+  iproute2          # ip: tap devices on bridges for kvm NICs
   "$@"
 )
 

@@ -3,9 +3,18 @@
 The executor (the master's opcode processor) implements :class:`OpExecutor`.
 For each opcode the queue calls ``executor.execute(op, ctx)``; the opcode
 is ``waiting`` until the executor calls ``ctx.notify_start()`` (after it has
-its locks, before it changes anything), then ``running``.  A job found
-``running`` after a crash is failed, never replayed; one found ``waiting`` is
-run again, so an executor must not change anything before ``notify_start``.
+its locks, before it changes anything), then ``running``.  ``notify_start``
+returns only once ``running`` is on disk: a job found ``running`` after a
+crash is failed, never replayed, while one found ``waiting`` (or
+``queued``) runs again, so an executor must not change anything before
+``notify_start``.
+
+``waiting`` is written lazily: an opcode that reaches ``notify_start``
+within ~50 ms goes from ``queued`` to ``running`` in one write; one that
+keeps waiting (for locks) is shown ``waiting`` after that delay.  While
+waiting, the executor (or the lock manager on its behalf) calls
+``ctx.check_cancel()``, which raises :class:`JobCanceled` once the job was
+asked to cancel.
 """
 
 from __future__ import annotations

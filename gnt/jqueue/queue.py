@@ -1,4 +1,9 @@
-"""The persistent job queue: submission, scheduling, execution and queries.
+"""The persistent job queue: submission, scheduling, control and queries.
+
+Module map: ``model`` (jobs and their JSON form), ``store`` (the files),
+``live`` (a job in memory: working copy and published form), ``runner``
+(running one job through the executor), ``scheduler`` (which job next),
+``fields`` (job query fields), ``context`` (what the executor sees).
 
 Design
 ------
@@ -17,6 +22,10 @@ Design
   canceling ones fail with "Unclean master daemon shutdown" (never
   replayed), temp files of interrupted writes are removed, and the next id
   is above every id found in the serial file, the queue and the archive.
+* **Few writes.**  A trivial job costs four fsync'ed writes: the serial
+  (shared by concurrent submitters), the new job, ``running`` and the final
+  state.  ``waiting`` is only written when an opcode keeps waiting for its
+  locks (``runner.WAITING_PUBLISH_DELAY``); until written it is not visible.
 * **Scheduling.**  Up to ``max_running`` worker threads; each takes the
   ready job with the best (priority, id) and runs its opcodes in order.  A
   job whose dependencies have not finished stays queued (and cancelable)
@@ -29,19 +38,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from gnt import constants as C
 from gnt import errors
 from gnt.jqueue import fields as F
-from gnt.jqueue.context import JobCanceled, OpContext, OpExecutor
-from gnt.jqueue.delayed import DelayedCalls
+from gnt.jqueue.context import OpExecutor
+from gnt.jqueue.live import LiveJob
 from gnt.jqueue.model import (
     CANCELED_MSG,
     JOBS_FINALIZED,
     OP_PRIO_SUBMIT_VALID,
     OPS_FINALIZED,
-    PRECEDING_FAILED_MSG,
     UNCLEAN_SHUTDOWN_MSG,
     JobFileCorrupt,
     QueuedJob,
@@ -51,8 +59,8 @@ from gnt.jqueue.model import (
     now_ts,
     reason_source,
     summarize_input,
-    to_json_value,
 )
+from gnt.jqueue.runner import JobRunner, dependency_id
 from gnt.jqueue.scheduler import Scheduler
 from gnt.jqueue.store import JobStore
 from gnt.opcodes.base import OpCode, from_dict
@@ -68,48 +76,6 @@ JobUpdateHook = Callable[[int, dict[str, Any]], None]
 #: ``on_jobs_archived(job_ids)``: called after job files moved to the archive.
 JobsArchivedHook = Callable[[list[int]], None]
 
-#: how long an opcode may be waiting (for locks) before that is published;
-#: most opcodes get their locks sooner and go straight to ``running``
-WAITING_PUBLISH_DELAY = 0.05
-
-_DEP_CANCEL = "cancel"
-_DEP_ERROR = "error"
-
-
-class _LiveJob:
-    """A job of the live queue: the working copy, its lock and the
-    published (persisted) JSON form with its status."""
-
-    __slots__ = ("archived", "cond", "job", "lock", "summary", "unpublished", "view")
-
-    def __init__(self, job: QueuedJob, summary: list[str] | None = None) -> None:
-        self.job = job
-        #: serialises changes of the job and their writes
-        self.lock = threading.Lock()
-        #: notified whenever ``view`` changes
-        self.cond = threading.Condition(threading.Lock())
-        data = job.to_dict()
-        #: (published JSON form, its status); replaced, never mutated
-        self.view: tuple[dict[str, Any], str] = (data, job_status_of(data))
-        self.summary = summary
-        self.archived = False
-        #: the working copy has a change not yet written (a deferred "waiting")
-        self.unpublished = False
-
-    @property
-    def status(self) -> str:
-        return self.view[1]
-
-    def summaries(self) -> list[str]:
-        if self.summary is None:
-            self.summary = [summarize_input(op["input"]) for op in self.view[0]["ops"]]
-        return self.summary
-
-    def field_view(self) -> F.JobView:
-        data, status = self.view
-        return F.JobView(data, status, self.archived, self.summaries)
-
-
 def _archived_view(data: dict[str, Any]) -> F.JobView:
     return F.JobView(data, job_status_of(data), True,
                      lambda: [summarize_input(op["input"]) for op in data["ops"]])
@@ -122,13 +88,6 @@ def _to_job_id(value: Any) -> int:
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     raise errors.ParameterError(f"Invalid job id {value!r}: expected a non-negative integer")
-
-
-def _dep_id(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _check_max_running(value: Any) -> int:
@@ -155,7 +114,6 @@ class JobQueue:
                  on_job_update: JobUpdateHook | None = None, *,
                  on_jobs_archived: JobsArchivedHook | None = None,
                  store: JobStore | None = None) -> None:
-        self._executor = executor
         self._max_running = _check_max_running(max_running)
         self._on_job_update = on_job_update
         self._on_jobs_archived = on_jobs_archived
@@ -168,7 +126,7 @@ class JobQueue:
         self._serial_writing = False
         self._serial_persisted = 0
         self._archive_lock = threading.Lock()
-        self._jobs: dict[int, _LiveJob] = {}
+        self._jobs: dict[int, LiveJob] = {}
         self._sched = Scheduler()
         self._running: set[int] = set()
         self._threads = 0
@@ -177,7 +135,7 @@ class JobQueue:
         self._stopping = False
         self._closed = False
         self._last_id = 0  # highest id handed out (or reserved)
-        self._waiting_flusher = DelayedCalls(WAITING_PUBLISH_DELAY, self._flush_unpublished)
+        self._runner = JobRunner(executor, self._commit, self._job_status, self.submit_many)
 
         self._store.open()
         try:
@@ -237,7 +195,7 @@ class JobQueue:
             return []
         ids = self._allocate_ids(len(jobs))
         out: list[tuple[int, errors.GntError | None]] = []
-        created: list[_LiveJob] = []
+        created: list[LiveJob] = []
         for pos, (job_id, ops) in enumerate(zip(ids, jobs, strict=True)):
             try:
                 live = self._build_job(job_id, ops, ids[:pos])
@@ -281,7 +239,7 @@ class JobQueue:
                 self._serial_persisted = max(self._serial_persisted, target)
         return list(range(first, last + 1))
 
-    def _build_job(self, job_id: int, ops: Sequence[OpCode], earlier: list[int]) -> _LiveJob:
+    def _build_job(self, job_id: int, ops: Sequence[OpCode], earlier: list[int]) -> LiveJob:
         if isinstance(ops, OpCode) or not isinstance(ops, Sequence):
             raise errors.ParameterError(f"A job must be a list of opcodes, got {ops!r}")
         if not ops:
@@ -306,9 +264,9 @@ class JobQueue:
             qops.append(QueuedOpCode(input=queued_op.to_dict(), op=queued_op,
                                      priority=op.priority))
         job = QueuedJob(id=job_id, ops=qops, received_timestamp=received)
-        return _LiveJob(job, summary=[q.op.summary() for q in qops if q.op is not None])
+        return LiveJob(job, summary=[q.op.summary() for q in qops if q.op is not None])
 
-    def _write_new(self, live: _LiveJob) -> None:
+    def _write_new(self, live: LiveJob) -> None:
         data = live.view[0]
         try:
             self._store.write_job(live.job.id, data)
@@ -316,7 +274,7 @@ class JobQueue:
             raise errors.JobQueueError(f"Cannot write job {live.job.id}: {err}") from err
         self._replicate(live.job.id, data)
 
-    def _register(self, lives: list[_LiveJob]) -> None:
+    def _register(self, lives: list[LiveJob]) -> None:
         """Add jobs to the table and schedule the unfinished ones."""
         if not lives:
             return
@@ -336,7 +294,7 @@ class JobQueue:
             if qop.status in OPS_FINALIZED:
                 continue
             for dep in qop.input.get("depends") or ():
-                dep_id = _dep_id(dep[0]) if isinstance(dep, list) and dep else None
+                dep_id = dependency_id(dep[0]) if isinstance(dep, list) and dep else None
                 if dep_id is None or dep_id == job.id:
                     continue
                 other = self._jobs.get(dep_id)
@@ -347,7 +305,7 @@ class JobQueue:
     # ------------------------------------------------------------------
     # persistence
 
-    def _commit(self, live: _LiveJob, strict: bool) -> None:
+    def _commit(self, live: LiveJob, strict: bool) -> None:
         """Persist the job's working state, then publish it.
 
         Called with ``live.lock`` held.  When the write fails: if ``strict``,
@@ -369,12 +327,9 @@ class JobQueue:
             self._replicate(job.id, data)
         self._publish(live, data)
 
-    def _publish(self, live: _LiveJob, data: dict[str, Any]) -> None:
-        status = job_status_of(data)
-        was_final = live.view[1] in JOBS_FINALIZED
-        with live.cond:
-            live.view = (data, status)
-            live.cond.notify_all()
+    def _publish(self, live: LiveJob, data: dict[str, Any]) -> None:
+        was_final = live.status in JOBS_FINALIZED
+        status = live.publish(data)
         if status in JOBS_FINALIZED and not was_final:
             log.info("Job %s finished: %s", job_id := live.job.id, status)
             self._job_finalized(job_id)
@@ -385,11 +340,6 @@ class JobQueue:
                 self._on_job_update(job_id, data)
             except Exception:
                 log.exception("Job update hook failed for job %s", job_id)
-
-    def _flush_unpublished(self, live: _LiveJob) -> None:
-        with live.lock:
-            if live.unpublished and not live.archived:
-                self._commit(live, strict=False)
 
     def _job_finalized(self, job_id: int) -> None:
         with self._lock:
@@ -424,13 +374,13 @@ class JobQueue:
                 except OSError:
                     log.exception("Cannot move job file %s", store.live_path(job_id))
                 continue
-            live = _LiveJob(job)
+            live = LiveJob(job)
             with live.lock:
                 self._recover(live)
             lives.append(live)
         self._register(lives)
 
-    def _recover(self, live: _LiveJob) -> None:
+    def _recover(self, live: LiveJob) -> None:
         """Bring a job loaded from disk into a runnable or final state."""
         job = live.job
         status = job.status
@@ -486,14 +436,14 @@ class JobQueue:
                 return
             defer: set[int] | None = None
             try:
-                defer = self._run_job(live)
+                defer = self._runner.run(live)
             except Exception as err:
                 log.exception("Internal error while processing job %s", live.job.id)
-                self._fail_internal(live, err)
+                self._runner.fail_internal(live, err)
             finally:
                 self._release_job(live, defer)
 
-    def _next_job(self) -> _LiveJob | None:
+    def _next_job(self) -> LiveJob | None:
         with self._lock:
             while True:
                 if self._stopping or self._threads > self._max_running:
@@ -511,7 +461,7 @@ class JobQueue:
                     return live
                 self._work_cv.wait()
 
-    def _release_job(self, live: _LiveJob, defer: set[int] | None) -> None:
+    def _release_job(self, live: LiveJob, defer: set[int] | None) -> None:
         job_id = live.job.id
         with self._lock:
             self._running.discard(job_id)
@@ -524,146 +474,6 @@ class JobQueue:
                 self._wake_workers_locked(0 if blocked else 1)
             self._idle_cv.notify_all()
 
-    def _run_job(self, live: _LiveJob) -> set[int] | None:
-        """Run the job's remaining opcodes.  Returns the dependencies to wait
-        for if it must wait, else None (the job is final)."""
-        job = live.job
-        thread = threading.current_thread()
-        thread.name = f"Job{job.id}"
-        try:
-            for idx, qop in enumerate(job.ops):
-                with live.lock:
-                    if job.is_finalized():
-                        return None
-                    if qop.status in OPS_FINALIZED:
-                        continue
-                    if qop.status == C.OP_STATUS_CANCELING:
-                        self._finish_canceled(live)
-                        return None
-                    if _mark_waiting(job, qop):
-                        # written with the next change (normally notify_start)
-                        # or by the flusher if the opcode keeps waiting
-                        live.unpublished = True
-                        self._waiting_flusher.schedule(live)
-                dep = self._check_dependencies(job, qop)
-                if isinstance(dep, set):
-                    return dep
-                if dep is not None:
-                    self._fail_dependency(live, qop, *dep)
-                    return None
-                status, result = self._execute(live, idx, qop)
-                with live.lock:
-                    self._finish_op(live, qop, status, result)
-                    if job.is_finalized():
-                        return None
-            return None
-        finally:
-            thread.name = "jq-worker"
-
-    def _execute(self, live: _LiveJob, idx: int, qop: QueuedOpCode) -> tuple[str, Any]:
-        """Run one opcode through the executor; returns (op status, result)."""
-        job_id = live.job.id
-        if qop.op is None:  # only for a job whose input never parsed
-            return (C.OP_STATUS_ERROR, errors.OpExecError("Opcode could not be loaded").encode())
-        summary = qop.op.summary()
-        threading.current_thread().name = f"Job{job_id}/{summary}"
-        ctx = OpContext(self, live, idx, qop)
-        try:
-            if qop.status == C.OP_STATUS_CANCELING:
-                return (C.OP_STATUS_CANCELING, None)
-            log.debug("Job %s: executing opcode %s/%s %s", job_id, idx + 1,
-                      len(live.job.ops), summary)
-            result = self._executor.execute(qop.op, ctx)
-        except JobCanceled:
-            log.info("Job %s: opcode %s canceled", job_id, summary)
-            return (C.OP_STATUS_CANCELING, None)
-        except errors.GntError as err:
-            log.info("Job %s: opcode %s failed: %s", job_id, summary, err)
-            return (C.OP_STATUS_ERROR, err.encode())
-        except Exception as err:
-            log.exception("Job %s: unexpected error in opcode %s", job_id, summary)
-            return (C.OP_STATUS_ERROR,
-                    errors.OpExecError(f"{type(err).__name__}: {err}").encode())
-        finally:
-            with live.lock:
-                ctx.closed = True
-        try:
-            return (C.OP_STATUS_SUCCESS, to_json_value(result))
-        except (TypeError, ValueError) as err:
-            log.error("Job %s: opcode %s returned a non-JSON result: %s", job_id, summary, err)
-            return (C.OP_STATUS_ERROR, errors.OpExecError(
-                f"Opcode {summary} returned a result that is not JSON-serialisable: {err}"
-            ).encode())
-
-    def _finish_op(self, live: _LiveJob, qop: QueuedOpCode, status: str, result: Any) -> None:
-        job = live.job
-        if status == C.OP_STATUS_CANCELING:
-            self._finish_canceled(live)
-            return
-        qop.status = status
-        qop.result = result
-        qop.end_timestamp = now_ts()
-        if status == C.OP_STATUS_ERROR:
-            job.mark_unfinished(C.OP_STATUS_ERROR,
-                                errors.OpExecError(PRECEDING_FAILED_MSG).encode())
-        if all(op.status in OPS_FINALIZED for op in job.ops):
-            job.finalize()
-        self._commit(live, strict=False)
-
-    def _finish_canceled(self, live: _LiveJob) -> None:
-        live.job.mark_unfinished(C.OP_STATUS_CANCELED, CANCELED_MSG)
-        live.job.finalize()
-        self._commit(live, strict=False)
-
-    def _fail_dependency(self, live: _LiveJob, qop: QueuedOpCode, kind: str, msg: str) -> None:
-        log.info("Job %s: %s", live.job.id, msg)
-        with live.lock:
-            if live.job.is_finalized():
-                return
-            if kind == _DEP_CANCEL:
-                live.job.add_log(qop, C.ELOG_MESSAGE, msg)
-                self._finish_canceled(live)
-            else:
-                self._finish_op(live, qop, C.OP_STATUS_ERROR,
-                                errors.OpExecError(msg).encode())
-
-    def _fail_internal(self, live: _LiveJob, err: Exception) -> None:
-        with live.lock:
-            if live.job.is_finalized():
-                return
-            live.job.mark_unfinished(
-                C.OP_STATUS_ERROR,
-                errors.OpExecError(f"Internal error in the job queue: {err}").encode())
-            live.job.finalize()
-            try:
-                self._commit(live, strict=False)
-            except Exception:
-                log.exception("Cannot record the failure of job %s", live.job.id)
-
-    def _check_dependencies(self, job: QueuedJob, qop: QueuedOpCode
-                            ) -> set[int] | tuple[str, str] | None:
-        """None when the opcode may run, the unfinished dependency ids when it
-        must wait, or (``_DEP_CANCEL``/``_DEP_ERROR``, message)."""
-        pending: set[int] = set()
-        for dep in qop.input.get("depends") or ():
-            dep_id = _dep_id(dep[0])
-            wanted = list(dep[1])
-            if dep_id is None:
-                return (_DEP_ERROR, f"Dependency error: invalid job id {dep[0]!r}")
-            if dep_id == job.id:
-                return (_DEP_ERROR, "Job can't depend on itself")
-            status = self._job_status(dep_id)
-            if status is None:
-                return (_DEP_ERROR, f"Dependency error: Job {dep_id} not found")
-            if status not in JOBS_FINALIZED:
-                pending.add(dep_id)
-            elif status == C.JOB_STATUS_CANCELED and C.JOB_STATUS_CANCELED not in wanted:
-                return (_DEP_CANCEL, f"Dependency job {dep_id} was cancelled")
-            elif wanted and status not in wanted:
-                return (_DEP_ERROR, (f"Dependency job {dep_id} finished with status"
-                                    f" '{status}', not one of '{', '.join(wanted)}' as required"))
-        return pending or None
-
     def _job_status(self, job_id: int) -> str | None:
         with self._lock:
             live = self._jobs.get(job_id)
@@ -671,41 +481,6 @@ class JobQueue:
             return live.status
         data = self._store.read_archived(job_id)
         return job_status_of(data) if data is not None else None
-
-    # --- OpContext host side ---
-
-    def _ctx_feedback(self, ctx: OpContext, msg_type: str, msg: Any) -> None:
-        try:
-            msg = to_json_value(msg)
-        except (TypeError, ValueError):
-            msg = str(msg)
-        live: _LiveJob = ctx._live
-        with live.lock:
-            if ctx.closed:
-                log.warning("Job %s: feedback after its opcode finished, ignored: %r",
-                            ctx.job_id, msg)
-                return
-            live.job.add_log(ctx._qop, str(msg_type), msg)
-            self._commit(live, strict=False)
-
-    def _ctx_notify_start(self, ctx: OpContext) -> None:
-        live: _LiveJob = ctx._live
-        qop = ctx._qop
-        with live.lock:
-            if qop.status == C.OP_STATUS_CANCELING:
-                raise JobCanceled(f"Job {ctx.job_id} canceled")
-            if qop.status == C.OP_STATUS_RUNNING:
-                return
-            if ctx.closed or qop.status != C.OP_STATUS_WAITING:
-                raise errors.ProgrammerError(
-                    f"notify_start for job {ctx.job_id} opcode {ctx.op_index} in status"
-                    f" {qop.status}")
-            qop.status = C.OP_STATUS_RUNNING
-            qop.exec_timestamp = now_ts()
-            self._commit(live, strict=True)
-
-    def _ctx_submit(self, jobs: list[list[OpCode]]) -> list[tuple[bool, int | str]]:
-        return self.submit_many(jobs)
 
     # ------------------------------------------------------------------
     # job control
@@ -805,7 +580,7 @@ class JobQueue:
         with self._lock:
             lives = [self._jobs[i] for i in sorted(self._jobs)]
         archived = examined = 0
-        batch: list[_LiveJob] = []
+        batch: list[LiveJob] = []
         with self._archive_lock:
             for live in lives:
                 if time.monotonic() > deadline:
@@ -824,7 +599,7 @@ class JobQueue:
             archived += self._archive_locked(batch)
         return (archived, len(lives) - examined)
 
-    def _archive_locked(self, lives: list[_LiveJob]) -> int:
+    def _archive_locked(self, lives: list[LiveJob]) -> int:
         if not lives:
             return 0
         try:
@@ -917,7 +692,7 @@ class JobQueue:
                     return JOB_NOTCHANGED
                 live.cond.wait(remaining)
 
-    def _live_or_lost(self, job_id: int) -> _LiveJob | None:
+    def _live_or_lost(self, job_id: int) -> LiveJob | None:
         """The live job, None if archived; raises JobLost if unknown."""
         with self._lock:
             live = self._jobs.get(job_id)
@@ -985,32 +760,22 @@ class JobQueue:
                 log.warning("Job queue shut down with jobs %s still running",
                             sorted(self._running))
                 return False
-        self._waiting_flusher.stop()
+        self._runner.stop()
         with self._lock:
             if not self._closed:
                 self._closed = True
                 self._store.close()
         return True
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
     def _check_open(self) -> None:
         if self._closed:
             raise errors.JobQueueError("Job queue is shut down")
-
-
-def _mark_waiting(job: QueuedJob, qop: QueuedOpCode) -> bool:
-    """queued -> waiting with start timestamps; True if anything changed."""
-    changed = False
-    if qop.status == C.OP_STATUS_QUEUED:
-        qop.status = C.OP_STATUS_WAITING
-        qop.result = None
-        changed = True
-    if qop.start_timestamp is None:
-        qop.start_timestamp = now_ts()
-        changed = True
-    if job.start_timestamp is None:
-        job.start_timestamp = qop.start_timestamp
-        changed = True
-    return changed
 
 
 def _resolve_depends(depends: list[list[Any]], earlier: list[int]) -> list[list[Any]]:
@@ -1018,7 +783,7 @@ def _resolve_depends(depends: list[list[Any]], earlier: list[int]) -> list[list[
     replaced by absolute ones; raises ParameterError if one cannot be."""
     out = []
     for dep_id, statuses in depends:
-        value = _dep_id(dep_id)
+        value = dependency_id(dep_id)
         if value is None:
             raise errors.ParameterError(f"Invalid job id {dep_id!r} in dependencies")
         if value < 0:

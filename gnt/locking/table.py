@@ -166,7 +166,7 @@ class LevelTable:
             if ixw and ixw[0].key < key:
                 return False
         elif mode == X:
-            if self.set_shared or self.n_excl:
+            if self.set_shared or self.n_excl or self.n_shared:
                 return False
             ixw, isw = self.ix_waiters, self.is_waiters
             if (ixw and ixw[0].key < key) or (isw and isw[0].key < key):

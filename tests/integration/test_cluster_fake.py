@@ -57,7 +57,7 @@ def test_instance_lifecycle(fake_cluster: TestCluster) -> None:
 
     fields = c.ok("gnt-instance", "list", "--no-headers", "--separator=|", "-o",
                   "name,disk.sizes,be/maxmem,oper_vcpus,admin_state", "inst1").strip()
-    assert fields == "inst1.gnt.test|[64]|256|2|up"
+    assert fields == "inst1.gnt.test|64|256|2|up"
 
     c.ok("gnt-instance", "remove", "-f", "inst1")
     assert c.ok("gnt-instance", "list", "--no-headers").strip() == ""
@@ -137,6 +137,8 @@ def test_failing_os_script_removes_everything(fake_cluster: TestCluster) -> None
 def test_user_visible_error_down_and_verify(fake_cluster: TestCluster) -> None:
     c = fake_cluster
     c.ok("gnt-instance", "add", "-t", "diskless", "--no-install", "--no-nics", "inst4")
+    assert _status(c, "inst4") == "ADMIN_down"  # --no-install implies --no-start
+    c.ok("gnt-instance", "startup", "inst4")
     assert c.run("gnt-cluster", "verify").code == 0
     # the guest dies behind gnt's back
     for f in (c.root / "var/run/ganeti/fake-hypervisor").rglob("*inst4*"):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import Field
 
 from gnt import constants as C
 from gnt import errors
@@ -23,7 +24,7 @@ from gnt.jqueue import (
     JobQueue,
     OpContext,
 )
-from gnt.opcodes.base import OpCode
+from gnt.opcodes.base import OpCode, registry
 
 pytestmark = pytest.mark.unit
 
@@ -42,10 +43,20 @@ class OpJqTest(OpCode):
     gate: str | None = None
     #: wait for this gate after notify_start
     gate_running: str | None = None
-    messages: list[str] = []
+    messages: list[str] = Field(default_factory=list)
     fail: str | None = None  # "prereq", "exec", "crash", "badresult"
     result: Any = None
     skip_notify: bool = False
+
+
+# Keep the test opcode out of the global registry (other tests may walk it);
+# it is registered only while a test of this module runs (fixture below).
+registry().pop(OpJqTest.OP_ID)
+
+
+@pytest.fixture(autouse=True)
+def _register_test_opcode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry(), OpJqTest.OP_ID, OpJqTest)
 
 
 class StepExecutor:
@@ -227,14 +238,14 @@ def test_status_goes_queued_waiting_running_success(
 
 
 def test_feedback_is_logged_with_serials(qx: tuple[JobQueue, StepExecutor]) -> None:
-    q, ex = qx
+    q, _ex = qx
     job_id = q.submit([step("a", messages=["m1", "m2"]), step("b", messages=["m3"])])
     wait_for(q, job_id)
     oplog = row(q, job_id, "oplog")[0]
     assert [[e[0], e[2], e[3]] for e in oplog[0]] == [[1, "message", "m1"], [2, "message", "m2"]]
     assert [[e[0], e[3]] for e in oplog[1]] == [[3, "m3"]]
     assert all(len(e[1]) == 2 for e in oplog[0])
-    info, entries = q.wait_for_job_change(job_id, ["status"], ["success"], 1, 0)
+    _info, entries = q.wait_for_job_change(job_id, ["status"], ["success"], 1, 0)
     assert [e[0] for e in entries] == [2, 3]
 
 
@@ -431,8 +442,8 @@ def test_failed_dependency_fails_the_job(qx: tuple[JobQueue, StepExecutor]) -> N
     ])
     assert wait_for(q, dep) == "error"
     assert row(q, dep, "opresult")[0] == [
-        ["OpExecError", [f"Dependency job {bad} finished with status 'error', not one of"
-                         " 'success' as required", "internal_error"]],
+        ["OpExecError", [(f"Dependency job {bad} finished with status 'error', not one of"
+                         " 'success' as required"), "internal_error"]],
         ["OpExecError", [PRECEDING_FAILED_MSG, "internal_error"]]]
     assert wait_for(q, tolerant) == "success"
     assert "dep" not in ex.started and "tolerant" in ex.started
@@ -571,12 +582,12 @@ def test_wait_for_job_change_reports_new_log_entries(qx: tuple[JobQueue, StepExe
     q, ex = qx
     job_id = q.submit([step("a", gate="g", messages=["hello"], gate_running="g2")])
     ex.wait_arrived("g")
-    info = row(q, job_id, "status")
+    row(q, job_id, "status")
     ex.open("g")
     ex.wait_arrived("g2")
     # status changed meanwhile; ask with the current info but old log serial
     cur = row(q, job_id, "status")
-    info, entries = q.wait_for_job_change(job_id, ["status"], cur, 0, 5)
+    _info, entries = q.wait_for_job_change(job_id, ["status"], cur, 0, 5)
     assert [e[3] for e in entries] == ["hello"]
     assert q.wait_for_job_change(job_id, ["status"], cur, entries[-1][0], 0.1) \
         == JOB_NOTCHANGED
@@ -708,6 +719,74 @@ def test_submission_checks(qx: tuple[JobQueue, StepExecutor]) -> None:
     assert res[3][1] == res[0][1] + 3  # type: ignore[operator]
     assert "invalid priority 3, allowed are -10, 0, 10; opcodes JQTEST_STEP(p)" in res[2][1]
     assert q.submit_many([]) == []
+
+
+def test_concurrent_submitters_get_unique_ids_covered_by_the_serial(
+        harness: Harness, qdir: Path) -> None:
+    uncovered: list[tuple[int, int]] = []
+
+    def hook(job_id: int, data: dict[str, Any]) -> None:
+        # called right after a job file is written: the serial must cover it
+        serial = int((qdir / "serial").read_text())
+        if serial < job_id:
+            uncovered.append((job_id, serial))
+
+    q, _ = harness.make(max_running=8, on_job_update=hook)
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        for _ in range(15):
+            if len(got) % 2:
+                ids = [j for ok, j in q.submit_many([[step("m1")], [step("m2")]]) if ok]
+            else:
+                ids = [q.submit([step("s")])]
+            with lock:
+                got.extend(ids)  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == len(set(got)) >= 120
+    assert sorted(got) == list(range(1, len(got) + 1))
+    assert uncovered == []
+    assert q.wait_idle(60)
+    assert all(r == ["success"] for r in q.query(got, ["status"]))
+    assert int((qdir / "serial").read_text()) == len(got)
+
+
+def test_observed_states_are_already_on_disk(harness: Harness, qdir: Path) -> None:
+    """Whatever a client sees has been written: the file is never behind."""
+    q, _ = harness.make(max_running=4)
+    rank = {"queued": 0, "waiting": 1, "running": 2, "success": 3}
+    behind: list[Any] = []
+
+    def observe(job_id: int) -> None:
+        prev: list[Any] | None = None
+        nlog = 0
+        while True:
+            res = q.wait_for_job_change(job_id, ["status"], prev, nlog, 5)
+            if isinstance(res, str):
+                continue
+            (prev, entries) = res
+            nlog = entries[-1][0] if entries else nlog
+            on_disk = json.loads((qdir / f"job-{job_id}").read_text())
+            disk_status = on_disk["ops"][0]["status"]
+            disk_log = len(on_disk["ops"][0]["log"])
+            if rank[disk_status] < rank[prev[0]] or disk_log < nlog:
+                behind.append((job_id, prev, disk_status, nlog, disk_log))
+            if prev[0] in C.JOBS_FINALIZED:
+                return
+
+    jobs = [q.submit([step(f"j{i}", messages=["a", "b", "c"])]) for i in range(30)]
+    observers = [threading.Thread(target=observe, args=(j,)) for j in jobs]
+    for t in observers:
+        t.start()
+    for t in observers:
+        t.join(30)
+    assert behind == []
 
 
 def test_update_hook_sees_every_write(harness: Harness, qdir: Path) -> None:

@@ -50,8 +50,9 @@ def spec(hv: dict[str, Any] | None = None, disks: int = 1, nics: int = 0,
 
 
 def ctx(**kw: Any) -> cmdline.LaunchContext:
-    base: dict[str, Any] = dict(accel="tcg", pidfile="/run/pid/inst1", qmp="/run/c/inst1.qmp",
-                                monitor="/run/c/inst1.monitor", serial="/run/c/inst1.serial")
+    base: dict[str, Any] = {"accel": "tcg", "pidfile": "/run/pid/inst1",
+                            "qmp": "/run/c/inst1.qmp", "monitor": "/run/c/inst1.monitor",
+                            "serial": "/run/c/inst1.serial"}
     base.update(kw)
     return cmdline.LaunchContext(**base)
 
@@ -129,6 +130,7 @@ def test_partial_hvparams_take_defaults() -> None:
     assert opt(argv, "-kernel") == ["/boot/vmlinuz-3-kvmU"]
     assert opt(argv, "-append") == ["root=/dev/vda1 ro console=ttyS0,38400"]
     assert opt(argv, "-smp") == ["1"]
+    assert "-uuid" not in argv  # "u" is not a UUID
 
 
 def test_no_kernel_boots_first_disk_and_no_serial() -> None:
@@ -149,8 +151,8 @@ def test_kernel_append_without_root_or_console() -> None:
 
 @pytest.mark.parametrize(("hv", "drive_suffix"), [
     ({}, ",aio=threads"),
-    ({"disk_cache": "writeback", "disk_discard": "unmap"}, ",aio=threads,cache=writeback"
-                                                           ",discard=unmap"),
+    ({"disk_cache": "writeback", "disk_discard": "unmap"},
+     ",aio=threads,cache=writeback,discard=unmap"),
     ({"disk_aio": "native"}, ",aio=native,cache=none"),
     ({"disk_aio": "io_uring", "disk_cache": "none"}, ",aio=io_uring,cache=none"),
 ])

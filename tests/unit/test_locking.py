@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -283,13 +284,12 @@ def test_cancel_check_abandons_wait() -> None:
 
     w = start(m, "b", I, ["i1", "i2"], "instance/i1", cancel_check=check)
     sh = start(m, "c", I, "i1", "instance/i1", shared=True)   # queued behind b
-    time.sleep(0.35)
-    assert len(calls) >= 3                    # polled at least every 0.1 s
+    wait_until(lambda: len(calls) >= 3)       # polled while waiting
     t0 = time.monotonic()
     cancelled.set()
     w.join(5)
     assert isinstance(w.exc, Cancelled)
-    assert time.monotonic() - t0 < 0.5
+    assert time.monotonic() - t0 < 2
     assert m.owned("b", I) == {}
     assert sh.acquired.wait(5)                # b no longer blocks c
     sh.finish()
@@ -297,14 +297,21 @@ def test_cancel_check_abandons_wait() -> None:
     assert_idle(m)
 
 
-def test_cancel_check_with_timeout_and_interval() -> None:
-    m = make()
+def test_cancel_check_interval() -> None:
+    m = LockManager(instances=["i1"], cancel_interval=0.01)
     m.acquire("a", I, "i1")
-    calls = []
+    calls: list[float] = []
+    t0 = time.monotonic()
     with pytest.raises(errors.LockError):
-        m.acquire("b", I, "i1", timeout=0.25, cancel_check=lambda: calls.append(1))
-    assert 2 <= len(calls) <= 4
+        m.acquire("b", I, "i1", timeout=0.3, cancel_check=lambda: calls.append(time.monotonic()))
+    elapsed = time.monotonic() - t0
+    assert 0.3 <= elapsed < 2
+    assert 5 <= len(calls) <= 31             # about every 0.01 s, never busy-looping
+    # each wait lasts the full interval, except the last, cut short by the deadline
+    assert all(b - a >= 0.009 for a, b in itertools.pairwise(calls[:-1]))
     m.release_all("a")
+    with pytest.raises(errors.ProgrammerError):
+        LockManager(cancel_interval=0)
     assert_idle(m)
 
 
@@ -556,6 +563,20 @@ def test_partial_release_of_all_set() -> None:
     m.add(N, "n4", timeout=0)          # no longer blocked: a holds names, not the set
     m.release_all("a")
     m.release_all("b")
+    assert_idle(m)
+
+
+def test_partial_release_of_shared_all_set() -> None:
+    m = make()
+    m.acquire("a", N, ALL_SET, shared=True)
+    m.release("a", N, "n1")
+    assert m.owned("a", N) == {"n2": SH, "n3": SH}
+    assert m.acquire("b", N, ["n2", "n3"], shared=True, timeout=0) == {"n2", "n3"}
+    assert m.acquire("c", N, "n1", timeout=0) == {"n1"}
+    with pytest.raises(errors.LockError):
+        m.acquire("d", N, "n2", timeout=0)
+    for o in "abc":
+        m.release_all(o)
     assert_idle(m)
 
 

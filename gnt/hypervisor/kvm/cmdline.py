@@ -5,7 +5,7 @@ disks, NICs) plus a :class:`LaunchContext` (accelerator, socket paths, tap
 fds) into QEMU's argv.  Nothing here touches the system, so it is unit
 tested directly.  The shape:
 
-* ``-name``, ``-uuid``, ``-m`` (MiB), ``-smp``, ``-machine`` (machine_version,
+* ``-name``, ``-uuid`` (when the instance UUID is a UUID), ``-m`` (MiB), ``-smp``, ``-machine`` (machine_version,
   ``acpi=off`` when acpi is false), ``-accel kvm|tcg``, ``-cpu`` (cpu_type),
   ``-nodefaults`` (every device is explicit; no implicit user-mode NIC);
 * ``-S`` always: the hypervisor resumes with QMP ``cont`` after its post-start
@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,14 @@ def _devid(kind: str, index: int, uuid: str) -> str:
 def _opt(value: str) -> str:
     """Escape a value for QEMU's comma-separated option syntax."""
     return value.replace(",", ",,")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def kernel_append(hvp: dict[str, Any]) -> str:
@@ -286,8 +295,10 @@ def build(spec: InstanceSpec, ctx: LaunchContext) -> list[str]:
     machine = str(hvp.get(P.MACHINE_VERSION) or "pc")
     if not hvp.get(P.ACPI):
         machine += ",acpi=off"
-    cmd = [str(hvp[P.KVM_PATH]), "-name", spec.name, "-uuid", spec.uuid,
-           "-machine", machine, "-accel", ctx.accel,
+    cmd = [str(hvp[P.KVM_PATH]), "-name", spec.name]
+    if _is_uuid(spec.uuid):
+        cmd += ["-uuid", spec.uuid]
+    cmd += ["-machine", machine, "-accel", ctx.accel,
            "-m", str(spec.memory), "-smp", _smp(spec, hvp), "-nodefaults", "-S",
            "-daemonize", "-pidfile", ctx.pidfile,
            "-qmp", f"unix:{_opt(ctx.qmp)},server=on,wait=off",

@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gnt import constants as C
-from gnt import errors
+from gnt import errors, paths
 from gnt.hypervisor.base import (
     ConsoleInfo,
     Hypervisor,
     InstanceRuntimeInfo,
     InstanceSpec,
+    NICSpec,
     NodeHvInfo,
 )
 from gnt.hypervisor.kvm import accel as accel_mod
@@ -84,13 +85,13 @@ class KVMHypervisor(Hypervisor):
                             spec.name, name, hvp[name])
             ip.make_dirs()
             R.remove_files(ip)
-            taps: list[tuple[int, network.Tap]] = []
+            taps: list[tuple[NICSpec, network.Tap]] = []
+            queues = (int(hvp[P.VIRTIO_NET_QUEUES])
+                      if hvp[P.NIC_TYPE] == P.NIC_PARAVIRTUAL else 1)
             try:
                 for nic in sorted(spec.nics, key=lambda n: n.index):
-                    tap = network.open_tap(bool(hvp[P.VNET_HDR]),
-                                           int(hvp[P.VIRTIO_NET_QUEUES])
-                                           if hvp[P.NIC_TYPE] == P.NIC_PARAVIRTUAL else 1)
-                    taps.append((nic.index, tap))
+                    tap = network.open_tap(bool(hvp[P.VNET_HDR]), queues)
+                    taps.append((nic, tap))
                     network.ifup(spec.name, nic, tap)
                 ctx = cmdline.LaunchContext(
                     accel=accel, pidfile=str(ip.pidfile), qmp=str(ip.qmp),
@@ -98,9 +99,15 @@ class KVMHypervisor(Hypervisor):
                     serial=str(ip.serial) if hvp[P.SERIAL_CONSOLE] else None,
                     qga=str(ip.qga) if hvp[P.USE_GUEST_AGENT] else None,
                     chroot_dir=self._chroot_dir(ip) if hvp[P.USE_CHROOT] else None,
-                    nic_fds={idx: tap.fds for idx, tap in taps})
+                    nic_fds={nic.index: tap.fds for nic, tap in taps})
                 cmd = cmdline.build(spec, ctx)
                 self._launch(spec.name, ip, cmd, [fd for _, t in taps for fd in t.fds])
+            except BaseException:
+                self._cleanup(ip, None)
+                for nic, tap in taps:
+                    network.ifdown(str(nic.nicparams.get(C.NIC_MODE, "")),
+                                   str(nic.nicparams.get(C.NIC_LINK, "")), tap.name)
+                raise
             finally:
                 for _, tap in taps:
                     tap.close()
@@ -115,10 +122,10 @@ class KVMHypervisor(Hypervisor):
                 serial=ctx.serial, monitor=str(ip.monitor), qga=ctx.qga,
                 vnc={"bind": vnc[0], "display": vnc[1], "port": spec.network_port}
                 if vnc else None,
-                taps=[R.TapInfo(index=i, name=t.name,
-                                mode=str(spec.nics[n].nicparams.get(C.NIC_MODE, "")),
-                                link=str(spec.nics[n].nicparams.get(C.NIC_LINK, "")))
-                      for n, (i, t) in enumerate(taps)])
+                taps=[R.TapInfo(index=nic.index, name=tap.name,
+                                mode=str(nic.nicparams.get(C.NIC_MODE, "")),
+                                link=str(nic.nicparams.get(C.NIC_LINK, "")))
+                      for nic, tap in taps])
             R.save(ip, rt)
             try:
                 self._post_start(rt, hvp, startup_paused)
@@ -154,17 +161,16 @@ class KVMHypervisor(Hypervisor):
         if not os.access(qemu, os.X_OK):
             raise errors.HypervisorError(
                 f"kvm_path {qemu} does not exist or is not executable", errors.ECODE_ENVIRON)
-        for key in (P.KERNEL_PATH, P.INITRD_PATH, P.CDROM_IMAGE_PATH, P.CDROM2_IMAGE_PATH,
-                    P.FLOPPY_IMAGE_PATH, P.VNC_PASSWORD_FILE):
+        files = [P.KERNEL_PATH, P.CDROM_IMAGE_PATH, P.CDROM2_IMAGE_PATH,
+                 P.FLOPPY_IMAGE_PATH, P.VNC_PASSWORD_FILE]
+        if hvp.get(P.KERNEL_PATH):
+            files.append(P.INITRD_PATH)  # without a kernel the initrd is not used
+        for key in files:
             value = str(hvp.get(key) or "")
             if value and not os.path.isfile(value):
                 raise errors.HypervisorError(
                     f"Instance {spec.name}: {key} {value} does not exist or is not a file",
                     errors.ECODE_ENVIRON)
-        if hvp.get(P.KERNEL_PATH) is not None and not hvp.get(P.KERNEL_PATH) and hvp.get(
-                P.INITRD_PATH):
-            raise errors.HypervisorError("initrd_path is set but kernel_path is empty",
-                                         errors.ECODE_INVAL)
         for disk in spec.disks:
             if not disk.uri and not os.path.exists(disk.path):
                 raise errors.HypervisorError(
@@ -217,9 +223,12 @@ class KVMHypervisor(Hypervisor):
         commands: list[qmp.Command] = []
         pw_file = str(hvp.get(P.VNC_PASSWORD_FILE) or "")
         if pw_file and rt.vnc:
-            password = Path(pw_file).read_text().splitlines()[0].strip() if Path(
-                pw_file).read_text() else ""
-            commands.append(("change-vnc-password", {"password": password}))
+            try:
+                lines = Path(pw_file).read_text().splitlines()
+            except OSError as err:
+                raise errors.HypervisorError(
+                    f"Cannot read vnc_password_file {pw_file}: {err.strerror}") from err
+            commands.append(("change-vnc-password", {"password": lines[0] if lines else ""}))
         vcpus = int(rt.spec.beparams.get(C.BE_VCPUS, 1))
         masks = cmdline.parse_cpu_mask(str(hvp.get(P.CPU_MASK) or P.CPU_MASK_ALL), vcpus)
         if masks is not None:
@@ -459,9 +468,9 @@ class KVMHypervisor(Hypervisor):
             problems.append(f"The QEMU binary {qemu} does not exist or is not executable")
         if shutil.which("socat") is None:
             problems.append("socat is not installed: serial consoles cannot be reached")
-        ip_base = R.InstancePaths("verify").base
+        run_dir = paths.get().kvm_run_dir
         try:
-            ip_base.mkdir(parents=True, exist_ok=True)
+            run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            problems.append(f"Cannot create {ip_base}: {err.strerror}")
+            problems.append(f"Cannot create {run_dir}: {err.strerror}")
         return problems

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
@@ -43,7 +44,9 @@ async def _session(path: str, commands: Sequence[Command], timeout: float) -> li
             out.append(await asyncio.wait_for(client.execute(cmd, args), timeout))
         return out
     finally:
-        await client.disconnect()
+        # QEMU may close the socket itself (``quit``): that is not a failure
+        with contextlib.suppress(QMPError, OSError, EOFError):
+            await client.disconnect()
 
 
 def execute_many(path: str, commands: Sequence[Command],
@@ -58,7 +61,7 @@ def execute_many(path: str, commands: Sequence[Command],
         return _run(_session(path, commands, timeout))
     except ExecuteError as err:
         raise errors.HypervisorError(f"QMP command failed ({names}) on {path}: {err}") from err
-    except (TimeoutError, QMPError, OSError) as err:
+    except (TimeoutError, QMPError, OSError, EOFError) as err:
         why = str(err) or type(err).__name__
         raise errors.HypervisorError(
             f"Cannot talk to QEMU over QMP ({names}) at {path}: {why}") from err
