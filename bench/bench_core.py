@@ -35,10 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gnt.devcluster import LocalCluster  # noqa: E402
 from gnt.luxi.client import Client  # noqa: E402
+from gnt.opcodes.instance import OpInstanceCreate  # noqa: E402
+from gnt.opcodes.test import OpTestDelay  # noqa: E402
 
 ANCHOR_NS = "/run/ganeti-ns/uts"
 ANCHOR_NODE = "node1.example.test"
-DELAY_OP = {"OP_ID": "OP_TEST_DELAY", "duration": 0.001, "on_master": True, "on_nodes": []}
+DELAY_OP = OpTestDelay(duration=0.001).to_dict()
 
 
 class System:
@@ -154,10 +156,10 @@ def bench(sys_: System, rounds: int) -> dict[str, float]:
         sys_.cli(*add, f"{tag}-{i}")
     out["adds_per_s"] = n / (time.perf_counter() - t0)
     par = 20
-    ops = [{"OP_ID": "OP_INSTANCE_CREATE", "instance_name": f"{tag}-p{i}",
-            "disk_template": "diskless", "os_type": "noop+default", "name_check": False,
-            "ip_check": False, "nics": [], "disks": [], "hypervisor": "fake",
-            "pnode": sys_.node, "start": True} for i in range(par)]
+    ops = [OpInstanceCreate(instance_name=f"{tag}-p{i}", disk_template="diskless",
+                            os_type="noop+default", name_check=False, ip_check=False,
+                            nics=[], disks=[], hypervisor="fake", pnode=sys_.node,
+                            start=True).to_dict() for i in range(par)]
     t0 = time.perf_counter()
     ids = [cl.submit_job([op]) for op in ops]
     for j in ids:

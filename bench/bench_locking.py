@@ -49,7 +49,7 @@ def timed(seconds: float, body: Callable[[int], None], batch: int = 1000) -> tup
 
 def report(name: str, ops: int, elapsed: float) -> None:
     rate = ops / elapsed
-    print(f"{name:58s} {rate:12,.0f} ops/s  {1e6 / rate:7.2f} us/op")
+    print(f"{name:62s} {rate:12,.0f} ops/s  {1e6 / rate:7.2f} us/op")
 
 
 def bench_single(seconds: float) -> None:
@@ -103,8 +103,8 @@ def bench_job(seconds: float) -> None:
             m.release_all(owner)
 
     n, t = timed(seconds, body, batch=500)
-    report("uncontended job: BGL + inst + 2 nodes + 2 node-res, release_all", 5 * n, t)
-    print(f"{'':58s} {n / t:12,.0f} jobs/s")
+    report("uncontended job: BGL, inst, 2 nodes, 2 node-res; release_all", 5 * n, t)
+    print(f"{'':62s} {n / t:12,.0f} jobs/s")
 
 
 def run_threads(n_threads: int, seconds: float, work: Callable[[int, threading.Event], int]

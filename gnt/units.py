@@ -59,6 +59,8 @@ def format_unit(value_mib: float, units: str) -> str:
     ``m``/``g``/``t`` (fixed, no suffix, as with ``--units``).
     """
     u = units.lower() if units else "h"
+    if u not in ("h", "m", "g", "t"):
+        raise errors.ProgrammerError(f"Invalid unit {units!r}; expected h, m, g or t")
     if u == "m" or (u == "h" and value_mib < 1024):
         out = f"{int(round(value_mib))}"
         return out + ("M" if u == "h" else "")

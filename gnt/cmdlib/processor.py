@@ -8,21 +8,18 @@ start notification, priority, lock owner).
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from gnt import constants as C
 from gnt import errors
 from gnt.cmdlib.base import ALL_SET, Level, LogicalUnit, lu_for
+from gnt.locking import Mode
 from gnt.opcodes.base import OpCode
 
 if TYPE_CHECKING:
     from gnt.masterd.context import MasterContext
 
 log = logging.getLogger(__name__)
-
-# how long one lock wait lasts before re-checking cancel/priority (seconds)
-_LOCK_SLICE = 0.5
 
 
 class Processor:
@@ -63,30 +60,26 @@ class Processor:
             failed = False
             return result
         finally:
-            if failed:
-                for level, names in lu.add_locks.items():
-                    if level in lu.acquired:
-                        glm.remove(jctx.owner, level, names)
-            glm.release_all(jctx.owner)
-            self.ctx.cfg.reservations.release(jctx.owner)
+            try:
+                if failed:
+                    for level, names in lu.add_locks.items():
+                        held = glm.owned(jctx.owner, level)
+                        mine = [n for n in names if held.get(n) == Mode.EXCLUSIVE]
+                        if mine:
+                            glm.remove(jctx.owner, level, mine)
+            finally:
+                glm.release_all(jctx.owner)
+                self.ctx.cfg.reservations.release(jctx.owner)
 
     def _acquire(self, lu: LogicalUnit, level: Level, names: Any, shared: bool,
                  jctx: Any) -> None:
+        """Wait (without a timeout: the queue stays fair) until the locks are granted;
+        ``jctx.check_cancel`` is polled by the lock manager meanwhile."""
         if names is not ALL_SET:
             names = sorted(set(names))
             if not names:
                 lu.acquired[level] = set()
                 return
-        start = time.monotonic()
-        while True:
-            jctx.check_cancel()
-            try:
-                got = self.ctx.glm.acquire(jctx.owner, level, names, shared=shared,
-                                           timeout=_LOCK_SLICE, priority=jctx.priority,
-                                           cancel_check=jctx.check_cancel)
-            except errors.LockError:
-                if time.monotonic() - start > 5 and int(time.monotonic() - start) % 30 == 0:
-                    log.info("Job still waiting for %s locks %s", level.name, names)
-                continue
-            lu.acquired[level] = set(got)
-            return
+        got = self.ctx.glm.acquire(jctx.owner, level, names, shared=shared, timeout=None,
+                                   priority=jctx.priority, cancel_check=jctx.check_cancel)
+        lu.acquired[level] = set(got)

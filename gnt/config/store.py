@@ -90,9 +90,14 @@ class ConfigWriter:
 
     # --- writes ---
     def _save(self) -> None:
+        old = (self._data.serial_no, self._data.mtime)
         self._data.serial_no += 1
         self._data.mtime = time.time()
-        raw = write_config_file(self._data, self._path)
+        try:
+            raw = write_config_file(self._data, self._path)
+        except BaseException:
+            self._data.serial_no, self._data.mtime = old
+            raise
         if self._on_write is not None:
             try:
                 self._on_write(self._data, raw)
@@ -123,7 +128,13 @@ class ConfigWriter:
                 self._data.disks[disk.uuid] = disk
             inst.disks = [d.uuid for d in disks]
             self._data.instances[inst.uuid] = inst
-            self._save()
+            try:
+                self._save()
+            except BaseException:
+                del self._data.instances[inst.uuid]
+                for disk in disks:
+                    self._data.disks.pop(disk.uuid, None)
+                raise
 
     def remove_instance(self, inst_uuid: str) -> None:
         """Remove an instance and its disks from the config."""
@@ -132,9 +143,13 @@ class ConfigWriter:
             if inst is None:
                 raise errors.OpPrereqError(f"Unknown instance UUID {inst_uuid}",
                                            errors.ECODE_NOENT)
-            for d in inst.disks:
-                self._data.disks.pop(d, None)
-            self._save()
+            removed = {d: self._data.disks.pop(d) for d in inst.disks if d in self._data.disks}
+            try:
+                self._save()
+            except BaseException:
+                self._data.instances[inst_uuid] = inst
+                self._data.disks.update(removed)
+                raise
 
     def add_node(self, node: Node) -> None:
         with self._lock:

@@ -14,7 +14,13 @@ from typing import Final
 
 
 class Level(enum.IntEnum):
-    """A lock level; an owner acquires levels in increasing order."""
+    """A lock level; an owner acquires levels in increasing order.
+
+    Node groups come before instances, so an LU locks a group and then the
+    instances it finds in it.  (Ganeti orders instance before nodegroup and
+    locks instances optimistically first; any fixed order is deadlock-free,
+    this is gnt's.)
+    """
 
     CLUSTER = 0
     NODEGROUP = 1

@@ -36,16 +36,22 @@ def compute_status(ctx: InstanceQueryContext, inst: Instance) -> str:
         return C.INSTST_NODEOFFLINE
     if inst.primary_node in ctx.bad_nodes:
         return C.INSTST_NODEDOWN
-    info = ctx.live.get(inst.primary_node, {}).get(inst.name)
-    if info is not None:
-        if info.get("state") == "shutdown":
-            return C.INSTST_USERDOWN
-        if inst.admin_state == C.ADMINST_UP:
-            return C.INSTST_RUNNING
-        return C.INSTST_ERRORUP
     for node_uuid, data in ctx.live.items():
         if node_uuid != inst.primary_node and inst.name in data:
             return C.INSTST_WRONGNODE
+    info = ctx.live.get(inst.primary_node, {}).get(inst.name)
+    if info is not None:
+        if info.get("state") == "shutdown":
+            # the guest shut itself down; USER_down only where user shutdown is allowed
+            if inst.admin_state != C.ADMINST_UP:
+                return C.INSTST_ADMINDOWN
+            hvp = fill.fill_instance_hv(ctx.cfg.cluster, inst)
+            allowed = ctx.cfg.cluster.enabled_user_shutdown and (
+                inst.hypervisor != C.HT_KVM or bool(hvp.get("user_shutdown")))
+            return C.INSTST_USERDOWN if allowed else C.INSTST_ERRORDOWN
+        if inst.admin_state == C.ADMINST_UP:
+            return C.INSTST_RUNNING
+        return C.INSTST_ERRORUP
     if inst.admin_state == C.ADMINST_UP:
         return C.INSTST_ERRORDOWN
     if inst.admin_state == C.ADMINST_OFFLINE:

@@ -193,11 +193,11 @@ def test_validate_assignment_accepts_right_type() -> None:
 
 def test_constructor_rejects_wrong_types() -> None:
     with pytest.raises(ValidationError):
-        Node(name="n", primary_ip="1", secondary_ip="1")  # group missing
+        Node(name="n", primary_ip="1", secondary_ip="1")  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
-        Disk(dev_type="file", size="x")
+        Disk(dev_type="file", size="x")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
-        NodeGroup(name="g", alloc_policy="nope")
+        NodeGroup(name="g", alloc_policy="nope")  # type: ignore[arg-type]
 
 
 # --- touch --------------------------------------------------------------------

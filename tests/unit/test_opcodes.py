@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from gnt import constants as C
 from gnt import errors
@@ -289,7 +289,7 @@ def test_summary_list_value_joined() -> None:
     class OpTestUnitSummaryList(OpCode):
         OP_ID = "OP_TEST_UNIT_SUMMARY_LIST"
         OP_DSC_FIELD = "names"
-        names: list[str] = []
+        names: list[str] = Field(default_factory=list)
 
     try:
         assert registry()["OP_TEST_UNIT_SUMMARY_LIST"] is OpTestUnitSummaryList
@@ -315,7 +315,7 @@ def test_summary_every_opcode(op_id: str) -> None:
 
 def test_format_validation_error_shape() -> None:
     try:
-        OpInstanceRemove(instance_name=1, extra=2)  # type: ignore[call-arg]
+        OpInstanceRemove(instance_name=1, extra=2)  # type: ignore[arg-type,call-arg]
     except ValidationError as err:
         msg = base.format_validation_error("OP_INSTANCE_REMOVE", err)
     else:

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from gnt import constants as C
 from gnt import errors
 from gnt.hypervisor import defaults_for
-from gnt.objects import NIC, Cluster, Instance, Node, NodeGroup
-from gnt.objects import fill
+from gnt.objects import NIC, Cluster, Instance, Node, NodeGroup, fill
 from gnt.objects.params import (
     apply_update,
     check_params,

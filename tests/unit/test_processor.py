@@ -58,6 +58,7 @@ class OpTestUnitProcessor(OpCode):
     all_nodes: bool = False           # ALL_SET at the node level
     fail_in: str | None = None        # lifecycle step that raises
     reserve_mac: bool = False
+    release_instance_in_exec: bool = False  # exec releases its instance locks early
     result: Any = None
 
 
@@ -121,6 +122,8 @@ class LUTestUnitProcessor(NoHooksLU):
         }
         if op.reserve_mac:
             self.ctx.cfg.reservations.reserve_mac(MAC, [], self.owner)
+        if op.release_instance_in_exec:
+            glm.release(self.owner, Level.INSTANCE)
         feedback("hello from exec")
         self.log_info("info line")
         self._step("exec")
@@ -324,6 +327,18 @@ def test_add_locks_removed_when_lu_fails(mctx: MasterContext, fail_in: str) -> N
     mctx.extra["trace"].clear()
     run(mctx, OpTestUnitProcessor(add_instance=True, instance_name="new1"), jctx_for(mctx, 2))
     assert glm.names(Level.INSTANCE) == {"inst1", "inst2", "new1"}
+
+
+def test_cleanup_survives_failing_lock_removal(mctx: MasterContext) -> None:
+    """An LU that released its added lock and then fails: the LU's error is
+    reported, and every lock and reservation of the job is still released."""
+    glm = mctx.glm
+    with pytest.raises(errors.OpExecError):
+        run(mctx, OpTestUnitProcessor(add_instance=True, instance_name="new1",
+                                      release_instance_in_exec=True, reserve_mac=True,
+                                      fail_in="exec"))
+    assert_nothing_held(glm)
+    mctx.cfg.reservations.reserve_mac(MAC, [], "someone-else")
 
 
 def test_add_existing_name_fails_and_keeps_it(mctx: MasterContext) -> None:

@@ -129,18 +129,18 @@ def test_user_down_live_shutdown_state() -> None:
 
 
 def test_every_status_word_reachable() -> None:
-    cases = [
-        dict(admin=C.ADMINST_UP, live={"n1": running()}),
-        dict(admin=C.ADMINST_DOWN),
-        dict(admin=C.ADMINST_OFFLINE),
-        dict(admin=C.ADMINST_DOWN, live={"n1": running()}),
-        dict(admin=C.ADMINST_UP),
-        dict(admin=C.ADMINST_UP, bad={"n1"}),
-        dict(admin=C.ADMINST_UP, primary="n3"),
-        dict(admin=C.ADMINST_UP, live={"n2": running()}),
-        dict(admin=C.ADMINST_DOWN, source=C.USER_SOURCE),
+    cases: list[dict[str, Any]] = [
+        {"admin": C.ADMINST_UP, "live": {"n1": running()}},
+        {"admin": C.ADMINST_DOWN},
+        {"admin": C.ADMINST_OFFLINE},
+        {"admin": C.ADMINST_DOWN, "live": {"n1": running()}},
+        {"admin": C.ADMINST_UP},
+        {"admin": C.ADMINST_UP, "bad": {"n1"}},
+        {"admin": C.ADMINST_UP, "primary": "n3"},
+        {"admin": C.ADMINST_UP, "live": {"n2": running()}},
+        {"admin": C.ADMINST_DOWN, "source": C.USER_SOURCE},
     ]
-    assert {status(**c) for c in cases} == ALL_STATUSES  # type: ignore[arg-type]
+    assert {status(**c) for c in cases} == ALL_STATUSES
 
 
 # Ganeti (lib/query.py _GetLiveInstStatus): an instance whose hypervisor
@@ -149,8 +149,6 @@ def test_every_status_word_reachable() -> None:
 # user_shutdown hvparam); admin-up otherwise is ERROR_down, admin-down is
 # ADMIN_down.
 
-@pytest.mark.xfail(strict=True, reason="compute_status returns USER_down for any live "
-                   "'shutdown' state, ignoring admin_state (Ganeti: ADMIN_down)")
 def test_live_shutdown_admin_down_is_admin_down() -> None:
     cfg = make_cfg()
     cfg.cluster.enabled_user_shutdown = True
@@ -158,9 +156,6 @@ def test_live_shutdown_admin_down_is_admin_down() -> None:
         C.INSTST_ADMINDOWN
 
 
-@pytest.mark.xfail(strict=True, reason="compute_status returns USER_down for a live "
-                   "'shutdown' state even when the cluster's enabled_user_shutdown is off "
-                   "(Ganeti: ERROR_down)")
 def test_live_shutdown_without_user_shutdown_is_error_down() -> None:
     cfg = make_cfg()
     assert cfg.cluster.enabled_user_shutdown is False
