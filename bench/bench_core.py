@@ -141,7 +141,7 @@ def bench(sys_: System, rounds: int) -> dict[str, float]:
 
     tag = f"b{int(time.time()) % 100000}"
     add = ["gnt-instance", "add", "-t", "diskless", "-o", "noop+default", "--no-name-check",
-           "--no-ip-check", "--no-nics", "-H", "fake", "-n", sys_.node]
+           "--no-ip-check", "-H", "fake", "-n", sys_.node]
     sys_.cli(*add, f"{tag}-0")
     out["stop"] = timed(lambda: sys_.cli("gnt-instance", "shutdown", "--timeout=0",
                                          f"{tag}-0") or sys_.cli("gnt-instance", "startup",
@@ -158,7 +158,7 @@ def bench(sys_: System, rounds: int) -> dict[str, float]:
     par = 20
     ops = [OpInstanceCreate(instance_name=f"{tag}-p{i}", disk_template="diskless",
                             os_type="noop+default", name_check=False, ip_check=False,
-                            nics=[], disks=[], hypervisor="fake", pnode=sys_.node,
+                            nics=[{}], disks=[], hypervisor="fake", pnode=sys_.node,
                             start=True).to_dict() for i in range(par)]
     t0 = time.perf_counter()
     ids = [cl.submit_job([op]) for op in ops]

@@ -6,9 +6,8 @@ import argparse
 import time
 from typing import Any
 
-from gnt import bootstrap
+from gnt import bootstrap, errors
 from gnt import constants as C
-from gnt import errors, netutils
 from gnt.cli import options as O
 from gnt.cli.base import ARGS_NONE, ARGS_ONE, Command, get_client, run
 from gnt.cli.jobs import poll_job, submit_opcode

@@ -11,8 +11,7 @@ from typing import Any
 from gnt import constants as C
 from gnt import errors, netutils
 from gnt.cli import options as O
-from gnt.cli.base import (ARGS_ANY, ARGS_MANY_INSTANCES, ARGS_ONE_INSTANCE, Command,
-                          get_client, run)
+from gnt.cli.base import ARGS_ANY, ARGS_MANY_INSTANCES, ARGS_ONE_INSTANCE, Command, get_client, run
 from gnt.cli.confirm import ask_user
 from gnt.cli.jobs import submit_many, submit_opcode
 from gnt.cli.output import format_generic_info, to_stdout

@@ -7,8 +7,15 @@ from typing import Any
 
 from gnt import errors
 from gnt.cli import options as O
-from gnt.cli.base import (ARGS_ANY, ARGS_MANY_JOBS, ARGS_ONE_JOB, Command, args_fixed,
-                          get_client, run)
+from gnt.cli.base import (
+    ARGS_ANY,
+    ARGS_MANY_JOBS,
+    ARGS_ONE_JOB,
+    Command,
+    args_fixed,
+    get_client,
+    run,
+)
 from gnt.cli.jobs import poll_job
 from gnt.cli.output import format_log_message, format_timestamp, to_stdout
 from gnt.cli.table import generic_list, generic_list_fields

@@ -1,4 +1,3 @@
 """Imports every LU module so the opcode -> LU registry is complete."""
 
-from gnt.cmdlib import (cluster, instance_create, instance_ops, instance_query,  # noqa: F401
-                        os, test, verify)
+from gnt.cmdlib import cluster, instance_create, instance_ops, instance_query, os, test, verify  # noqa: F401

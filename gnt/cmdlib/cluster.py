@@ -8,12 +8,17 @@ from typing import Any
 
 from gnt import constants as C
 from gnt import errors, hypervisor
-from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, NoHooksLU, LogicalUnit
+from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, LogicalUnit, NoHooksLU
 from gnt.config.ssconf import compute_values
 from gnt.objects import ConfigData
 from gnt.objects.params import apply_update, check_params, upgrade_beparams
-from gnt.opcodes.cluster import (OpClusterDestroy, OpClusterPostInit, OpClusterQuery,
-                                 OpClusterRedistConf, OpClusterSetParams)
+from gnt.opcodes.cluster import (
+    OpClusterDestroy,
+    OpClusterPostInit,
+    OpClusterQuery,
+    OpClusterRedistConf,
+    OpClusterSetParams,
+)
 
 _MAC_PREFIX_RE = re.compile(r"^[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$")
 

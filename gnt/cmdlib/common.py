@@ -6,8 +6,7 @@ from typing import Any, TypeVar
 
 from gnt import errors
 from gnt.hypervisor.base import DiskSpec, InstanceSpec, NICSpec
-from gnt.objects import ConfigData, Disk, Instance, Node
-from gnt.objects import fill
+from gnt.objects import ConfigData, Disk, Instance, Node, fill
 from gnt.storage.base import BlockDevSpec
 
 T = TypeVar("T")

@@ -13,11 +13,17 @@ from typing import Any
 from gnt import constants as C
 from gnt import errors, hypervisor, netutils
 from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
-from gnt.cmdlib.common import (bdev_specs, check_node_free_memory, disk_bdev_specs, check_node_not_drained,
-                               check_node_online, check_node_vm_capable, expand_node,
-                               instance_spec)
-from gnt.objects import NIC, Disk, Instance
-from gnt.objects import fill
+from gnt.cmdlib.common import (
+    bdev_specs,
+    check_node_free_memory,
+    check_node_not_drained,
+    check_node_online,
+    check_node_vm_capable,
+    disk_bdev_specs,
+    expand_node,
+    instance_spec,
+)
+from gnt.objects import NIC, Disk, Instance, fill
 from gnt.objects.base import new_uuid
 from gnt.objects.params import check_params, upgrade_beparams
 from gnt.opcodes.instance import OpInstanceCreate
@@ -27,6 +33,14 @@ _MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 _DISK_KEYS = {"size", "mode", "name", "vg", "metavg", "spindles", "provider", "adopt",
               "access"}
 _NIC_KEYS = {"mac", "ip", "mode", "link", "vlan", "name", "network"}
+
+
+def _check_keys(what: str, given: dict[str, Any], allowed: set[str]) -> None:
+    unknown = set(given) - allowed
+    if unknown:
+        raise errors.OpPrereqError(
+            f"{what}: unknown parameter(s) {', '.join(sorted(unknown))}; allowed: "
+            f"{', '.join(sorted(allowed))}", errors.ECODE_INVAL)
 
 
 def _parse_disks(op: OpInstanceCreate) -> list[dict[str, Any]]:
@@ -45,11 +59,7 @@ def _parse_disks(op: OpInstanceCreate) -> list[dict[str, Any]]:
                                    f"{C.MAX_DISKS}", errors.ECODE_INVAL)
     out = []
     for idx, d in enumerate(op.disks):
-        unknown = set(d) - _DISK_KEYS
-        if unknown:
-            raise errors.OpPrereqError(
-                f"Disk {idx}: unknown parameter(s) {', '.join(sorted(unknown))}; allowed: "
-                f"{', '.join(sorted(_DISK_KEYS))}", errors.ECODE_INVAL)
+        _check_keys(f"Disk {idx}", d, _DISK_KEYS)
         if "size" not in d:
             raise errors.OpPrereqError(f"Disk {idx}: missing 'size'", errors.ECODE_INVAL)
         try:
@@ -79,11 +89,7 @@ def _parse_nics(op: OpInstanceCreate) -> list[dict[str, Any]]:
                                    errors.ECODE_INVAL)
     out = []
     for idx, n in enumerate(op.nics):
-        unknown = set(n) - _NIC_KEYS
-        if unknown:
-            raise errors.OpPrereqError(
-                f"NIC {idx}: unknown parameter(s) {', '.join(sorted(unknown))}; allowed: "
-                f"{', '.join(sorted(_NIC_KEYS))}", errors.ECODE_INVAL)
+        _check_keys(f"NIC {idx}", n, _NIC_KEYS)
         mac = str(n.get("mac") or C.VALUE_AUTO).lower()
         if mac not in (C.VALUE_AUTO, C.VALUE_GENERATE) and not _MAC_RE.match(mac):
             raise errors.OpPrereqError(f"NIC {idx}: invalid MAC address {mac!r}",

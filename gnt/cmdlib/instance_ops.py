@@ -7,12 +7,22 @@ from typing import Any
 from gnt import constants as C
 from gnt import errors, hypervisor
 from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
-from gnt.cmdlib.common import (bdev_specs, check_node_free_memory, check_node_online,
-                               expand_instance, instance_spec)
+from gnt.cmdlib.common import (
+    bdev_specs,
+    check_node_free_memory,
+    check_node_online,
+    expand_instance,
+    instance_spec,
+)
 from gnt.objects import Instance, Node
 from gnt.objects.params import check_params, upgrade_beparams
-from gnt.opcodes.instance import (OpInstanceConsole, OpInstanceReboot, OpInstanceRemove,
-                                  OpInstanceShutdown, OpInstanceStartup)
+from gnt.opcodes.instance import (
+    OpInstanceConsole,
+    OpInstanceReboot,
+    OpInstanceRemove,
+    OpInstanceShutdown,
+    OpInstanceStartup,
+)
 
 
 class _InstanceLU(LogicalUnit):

@@ -8,8 +8,7 @@ from typing import Any
 from gnt import constants as C
 from gnt.cmdlib.base import FeedbackFn, Level, NoHooksLU
 from gnt.cmdlib.common import expand_instance
-from gnt.objects import Instance
-from gnt.objects import fill
+from gnt.objects import Instance, fill
 from gnt.opcodes.instance import OpInstanceQueryData
 from gnt.query.instance import InstanceQueryContext, compute_status
 

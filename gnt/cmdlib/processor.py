@@ -11,7 +11,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from gnt import constants as C
-from gnt import errors
 from gnt.cmdlib.base import ALL_SET, Level, LogicalUnit, lu_for
 from gnt.locking import Mode
 from gnt.opcodes.base import OpCode

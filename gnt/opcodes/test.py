@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from gnt.opcodes.base import OpCode
 from pydantic import Field
+
+from gnt.opcodes.base import OpCode
 
 
 class OpTestDelay(OpCode):

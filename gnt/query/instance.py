@@ -7,11 +7,20 @@ from typing import Any
 
 from gnt import constants as C
 from gnt import hypervisor
-from gnt.objects import ConfigData, Instance
-from gnt.objects import fill
-from gnt.query.base import (QFT_BOOL, QFT_NUMBER, QFT_OTHER, QFT_TEXT, QFT_TIMESTAMP,
-                            QFT_UNIT, RS_NODATA, RS_OFFLINE, FieldDef, FieldTable,
-                            Unavailable)
+from gnt.objects import ConfigData, Instance, fill
+from gnt.query.base import (
+    QFT_BOOL,
+    QFT_NUMBER,
+    QFT_OTHER,
+    QFT_TEXT,
+    QFT_TIMESTAMP,
+    QFT_UNIT,
+    RS_NODATA,
+    RS_OFFLINE,
+    FieldDef,
+    FieldTable,
+    Unavailable,
+)
 
 DEFAULT_FIELDS = ["name", "hypervisor", "os", "pnode", "status", "oper_ram"]
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from gnt.query.base import (QFT_BOOL, QFT_NUMBER, QFT_OTHER, QFT_TEXT, FieldDef, FieldTable,
-                            run_query)
+from gnt.query.base import (
+    QFT_BOOL,
+    QFT_NUMBER,
+    QFT_OTHER,
+    QFT_TEXT,
+    FieldDef,
+    FieldTable,
+    run_query,
+)
 
 DEFAULT_FIELDS = ["id", "status", "summary"]
 

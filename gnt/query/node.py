@@ -6,9 +6,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gnt.objects import ConfigData, Node
-from gnt.query.base import (QFT_BOOL, QFT_NUMBER, QFT_OTHER, QFT_TEXT, QFT_TIMESTAMP,
-                            QFT_UNIT, RS_NODATA, RS_OFFLINE, FieldDef, FieldTable,
-                            Unavailable)
+from gnt.query.base import (
+    QFT_BOOL,
+    QFT_NUMBER,
+    QFT_OTHER,
+    QFT_TEXT,
+    QFT_TIMESTAMP,
+    QFT_UNIT,
+    RS_NODATA,
+    RS_OFFLINE,
+    FieldDef,
+    FieldTable,
+    Unavailable,
+)
 
 DEFAULT_FIELDS = ["name", "dtotal", "dfree", "mtotal", "mnode", "mfree", "pinst_cnt",
                   "sinst_cnt"]

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,7 +128,7 @@ def start_and_attach(hv: KVMHypervisor, spec: InstanceSpec) -> tuple[Serial, flo
     return con, time.monotonic() - t0
 
 
-def info_from_new_process(root: Path, name: str) -> dict[str, object] | None:
+def info_from_new_process(root: Path, name: str) -> dict[str, Any]:
     code = ("import json,sys; from gnt.hypervisor.kvm import KVMHypervisor as H; h=H(); "
             "i=h.get_instance_info(sys.argv[1]); "
             "print(json.dumps({'info': i.model_dump() if i else None, "
@@ -135,7 +136,8 @@ def info_from_new_process(root: Path, name: str) -> dict[str, object] | None:
     res = subprocess.run([sys.executable, "-c", code, name], capture_output=True, text=True,
                          env={**os.environ, paths.ENV_ROOT: str(root)}, timeout=60,
                          check=True, cwd=REPO)
-    return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    out: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    return out
 
 
 def test_probe_sector_runs_under_tcg() -> None:
@@ -172,7 +174,8 @@ def test_boot_disk_reboot_info_and_acpi_stop(
 
     # a fresh process (a restarted node daemon) sees the instance
     out = info_from_new_process(root, "guest1")
-    assert out is not None and out["list"] == ["guest1"]
+    assert out["list"] == ["guest1"]
+    assert out["info"] is not None
     assert out["info"] == {**out["info"], "name": "guest1", "state": "running", "pid": pid}
 
     # graceful stop: ACPI power button, the guest powers itself off
@@ -185,8 +188,7 @@ def test_boot_disk_reboot_info_and_acpi_stop(
     con.wait_for("GNT-POWEROFF", start=mark, timeout=1)
     assert hv.get_instance_info("guest1") is None and hv.list_instances() == []
     assert not R.InstancePaths("guest1").runtime.exists()
-    assert R.process_cmdline(pid) is None
-    assert out["info"] is not None
+    assert pid is not None and R.process_cmdline(pid) is None
     con.close()
 
 
@@ -352,3 +354,22 @@ def test_vnc_console_with_password(hv: KVMHypervisor, root: Path) -> None:
         sec = s.recv(16)
         assert sec[:1] == b"\x01" and 2 in sec[1:]  # one type offered: VNC authentication
     assert hv.stop("guest9", force=True) == "quit"
+
+
+def test_graceful_stop_falls_back_to_hard_when_the_guest_ignores_acpi(
+        hv: KVMHypervisor, root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    spec = make_spec(root, "guest10", disk=False, acpi=False)  # no power button at all
+    hv.start_instance(spec)
+    t0 = time.monotonic()
+    assert hv.stop("guest10", timeout=2) == "quit"
+    assert 2 <= time.monotonic() - t0 < 15
+    assert any("did not power off within 2s" in r.getMessage() for r in caplog.records)
+
+
+def test_sigkill_when_qemu_does_not_answer(hv: KVMHypervisor, root: Path) -> None:
+    hv.start_instance(make_spec(root, "guest11", disk=False))
+    info = hv.get_instance_info("guest11")
+    assert info is not None and info.pid
+    os.kill(info.pid, signal.SIGSTOP)  # QMP cannot answer any more
+    assert hv.stop("guest11", force=True) == "kill"
+    assert R.process_cmdline(info.pid) is None and hv.list_instances() == []

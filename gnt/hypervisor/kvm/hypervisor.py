@@ -115,17 +115,7 @@ class KVMHypervisor(Hypervisor):
             if pid is None:
                 raise errors.HypervisorError(
                     f"Failed to start instance {spec.name}: QEMU wrote no pidfile {ip.pidfile}")
-            vnc = cmdline.vnc_display(spec, hvp)
-            rt = R.KVMRuntime(
-                name=spec.name, uuid=spec.uuid, pid=pid, cmdline=cmd, spec=spec,
-                start_time=time.time(), accel=accel, qmp=str(ip.qmp),
-                serial=ctx.serial, monitor=str(ip.monitor), qga=ctx.qga,
-                vnc={"bind": vnc[0], "display": vnc[1], "port": spec.network_port}
-                if vnc else None,
-                taps=[R.TapInfo(index=nic.index, name=tap.name,
-                                mode=str(nic.nicparams.get(C.NIC_MODE, "")),
-                                link=str(nic.nicparams.get(C.NIC_LINK, "")))
-                      for nic, tap in taps])
+            rt = self._new_runtime(spec, hvp, ctx, cmd, pid, taps)
             R.save(ip, rt)
             try:
                 self._post_start(rt, hvp, startup_paused)
@@ -134,6 +124,21 @@ class KVMHypervisor(Hypervisor):
                 self._cleanup(ip, rt)
                 raise
             log.info("Instance %s started (pid %d, accel %s)", spec.name, pid, accel)
+
+    @staticmethod
+    def _new_runtime(spec: InstanceSpec, hvp: dict[str, Any], ctx: cmdline.LaunchContext,
+                     cmd: list[str], pid: int,
+                     taps: list[tuple[NICSpec, network.Tap]]) -> R.KVMRuntime:
+        vnc = cmdline.vnc_display(spec, hvp)
+        return R.KVMRuntime(
+            name=spec.name, uuid=spec.uuid, pid=pid, cmdline=cmd, spec=spec,
+            start_time=time.time(), accel=ctx.accel, qmp=ctx.qmp, serial=ctx.serial,
+            monitor=ctx.monitor, qga=ctx.qga,
+            vnc={"bind": vnc[0], "display": vnc[1], "port": spec.network_port} if vnc else None,
+            taps=[R.TapInfo(index=nic.index, name=tap.name,
+                            mode=str(nic.nicparams.get(C.NIC_MODE, "")),
+                            link=str(nic.nicparams.get(C.NIC_LINK, "")))
+                  for nic, tap in taps])
 
     def _refuse_if_running(self, ip: R.InstancePaths) -> None:
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from gnt import osdef
-from gnt.noded.procs.instance import assemble_disks
 from gnt.hypervisor.base import InstanceSpec
+from gnt.noded.procs.instance import assemble_disks
 from gnt.noded.registry import procedure
 
 
