@@ -65,6 +65,19 @@ class Console:
             self.buf += data
         return self.buf
 
+    def wait_prompt(self, prompt: bytes, timeout: float) -> None:
+        """Press Enter every few seconds until the shell prompt shows up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.buf = b""
+            self.send("")
+            try:
+                self.read_until(prompt, timeout=3)
+                return
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+
     def send(self, line: str) -> None:
         self.sock.sendall(line.encode() + b"\n")
 
@@ -94,9 +107,9 @@ def test_add_boots_real_guest(kvm_cluster: TestCluster) -> None:
         == "running"
     con = Console(_console_socket(c, "inst1"))
     try:
-        con.send("")
+        con.wait_prompt(b"gnt-guest# ", timeout=120)
         con.send("echo GNT-PROBE-$((40+2))")
-        con.read_until(b"GNT-PROBE-42", timeout=120)
+        con.read_until(b"GNT-PROBE-42", timeout=30)
         booted = time.monotonic() - t0
         con.send("cat /mnt/gnt-image-marker; tail -1 /mnt/gnt-test.log; echo GNT-DONE")
         out = con.read_until(b"GNT-DONE\r\n", timeout=30)

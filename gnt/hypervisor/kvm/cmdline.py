@@ -67,6 +67,8 @@ class LaunchContext:
     qmp: str
     monitor: str
     serial: str | None = None
+    #: file that receives a copy of everything the guest writes on its serial console
+    serial_log: str | None = None
     qga: str | None = None
     chroot_dir: str | None = None
     nic_fds: dict[int, list[int]] = field(default_factory=dict)
@@ -320,7 +322,10 @@ def build(spec: InstanceSpec, ctx: LaunchContext) -> list[str]:
             raise errors.ProgrammerError("use_chroot without a chroot directory")
         cmd += ["-chroot", ctx.chroot_dir]
     if ctx.serial:
-        cmd += ["-serial", f"unix:{_opt(ctx.serial)},server=on,wait=off"]
+        chardev = f"socket,id=serial0,path={_opt(ctx.serial)},server=on,wait=off"
+        if ctx.serial_log:
+            chardev += f",logfile={_opt(ctx.serial_log)},logappend=on"
+        cmd += ["-chardev", chardev, "-serial", "chardev:serial0"]
     if hvp.get(P.KERNEL_PATH):
         cmd += ["-kernel", str(hvp[P.KERNEL_PATH])]
         if hvp.get(P.INITRD_PATH):

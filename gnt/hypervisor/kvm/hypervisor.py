@@ -59,6 +59,14 @@ _PAUSED_STATES = {"paused", "prelaunch", "inmigrate", "postmigrate", "suspended"
 _CRASHED_STATES = {"internal-error", "io-error", "guest-panicked"}
 
 
+def serial_log_file(name: str) -> Path:
+    """Where the guest's serial console output is logged (appended across boots):
+    ``<log_dir>/kvm/<instance>.serial.log``."""
+    d = paths.get().log_dir / "kvm"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{name}.serial.log"
+
+
 class KVMHypervisor(Hypervisor):
     """QEMU/KVM instances on this node (TCG when KVM cannot run guests)."""
 
@@ -97,6 +105,8 @@ class KVMHypervisor(Hypervisor):
                     accel=accel, pidfile=str(ip.pidfile), qmp=str(ip.qmp),
                     monitor=str(ip.monitor),
                     serial=str(ip.serial) if hvp[P.SERIAL_CONSOLE] else None,
+                    serial_log=(str(serial_log_file(spec.name)) if hvp[P.SERIAL_CONSOLE]
+                                else None),
                     qga=str(ip.qga) if hvp[P.USE_GUEST_AGENT] else None,
                     chroot_dir=self._chroot_dir(ip) if hvp[P.USE_CHROOT] else None,
                     nic_fds={nic.index: tap.fds for nic, tap in taps})
