@@ -49,7 +49,7 @@ def main() -> int:
         if not (GUEST_DIR / f).exists():
             raise SystemExit(f"demo: {GUEST_DIR / f} missing; run tools/setup.sh first")
     root = Path(tempfile.mkdtemp(prefix="gnt-demo-"))
-    c = LocalCluster(root, domain="demo.gnt")
+    c = LocalCluster(root, domain="demo.gnt", instances=["demo1"])
     print(f"Cluster root: {root} (GNT_ROOT), master node {c.master}")
     try:
         step(c, "gnt-cluster", "init", "--no-etc-hosts", "--no-ssh-init",

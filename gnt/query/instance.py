@@ -81,14 +81,20 @@ def _live(ctx: InstanceQueryContext, inst: Instance) -> dict[str, Any] | None:
     return ctx.live.get(inst.primary_node, {}).get(inst.name)
 
 
-def _oper_ram(ctx: InstanceQueryContext, inst: Instance) -> Any:
+def _running_info(ctx: InstanceQueryContext, inst: Instance) -> dict[str, Any]:
+    """Live data of a running instance; unavailable ("-") when it does not run."""
     info = _live(ctx, inst)
-    return info["memory"] if info else 0
+    if not info:
+        raise Unavailable()
+    return info
+
+
+def _oper_ram(ctx: InstanceQueryContext, inst: Instance) -> Any:
+    return _running_info(ctx, inst)["memory"]
 
 
 def _oper_vcpus(ctx: InstanceQueryContext, inst: Instance) -> Any:
-    info = _live(ctx, inst)
-    return info["vcpus"] if info else 0
+    return _running_info(ctx, inst)["vcpus"]
 
 
 def _node_name(ctx: InstanceQueryContext, uuid: str) -> str:

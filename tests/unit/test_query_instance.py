@@ -182,7 +182,7 @@ def test_live_fields_running_and_stopped() -> None:
     assert query(["oper_state", "oper_ram", "oper_vcpus", "status"], ctx) == [
         [RS_NORMAL, True], [RS_NORMAL, 512], [RS_NORMAL, 1], [RS_NORMAL, C.INSTST_ERRORUP]]
     ctx = InstanceQueryContext(cfg=make_cfg(), live={"n1": {}}, have_live=True)
-    assert query(["oper_state", "oper_ram"], ctx) == [[RS_NORMAL, False], [RS_NORMAL, 0]]
+    assert query(["oper_state", "oper_ram"], ctx) == [[RS_NORMAL, False], [RS_UNAVAIL, None]]
 
 
 def test_live_fields_node_offline_or_down() -> None:
