@@ -17,7 +17,7 @@ def new_uuid() -> str:
 class ConfigObject(BaseModel):
     """A config object: validated on assignment, unknown keys ignored on load."""
 
-    model_config = ConfigDict(validate_assignment=True, extra="ignore",
+    model_config = ConfigDict(validate_assignment=True, extra="ignore", defer_build=True,
                               populate_by_name=True)
 
     def to_dict(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ class OpCode(BaseModel):
     ``OP_DSC_FIELD`` (the parameter shown in the job summary).
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
     OP_ID: ClassVar[str] = ""
     OP_DSC_FIELD: ClassVar[str | None] = None

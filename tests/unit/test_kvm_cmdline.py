@@ -113,7 +113,9 @@ def test_test_guest_command_line() -> None:
         assert flag in argv
     assert opt(argv, "-pidfile") == ["/run/pid/inst1"]
     assert opt(argv, "-qmp") == ["unix:/run/c/inst1.qmp,server=on,wait=off"]
-    assert opt(argv, "-serial") == ["unix:/run/c/inst1.serial,server=on,wait=off"]
+    assert opt(argv, "-serial") == ["chardev:serial0"]
+    assert "socket,id=serial0,path=/run/c/inst1.serial,server=on,wait=off" in opt(argv,
+                                                                                 "-chardev")
     assert opt(argv, "-kernel") == ["/k/vmlinuz"] and opt(argv, "-initrd") == ["/k/initrd.img"]
     assert opt(argv, "-append") == ["root=/dev/vda1 quiet console=ttyS0,38400"]
     assert opt(argv, "-drive") == [
@@ -275,7 +277,7 @@ def test_machine_cpu_and_behaviour_flags() -> None:
 def test_guest_agent_and_chroot() -> None:
     argv = cmdline.build(spec({"use_guest_agent": True, "use_chroot": True}),
                          ctx(qga="/run/c/inst1.qga", chroot_dir="/run/chroot/inst1"))
-    assert opt(argv, "-chardev") == ["socket,id=qga0,path=/run/c/inst1.qga,server=on,wait=off"]
+    assert "socket,id=qga0,path=/run/c/inst1.qga,server=on,wait=off" in opt(argv, "-chardev")
     assert "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0" in opt(argv, "-device")
     assert opt(argv, "-chroot") == ["/run/chroot/inst1"]
 
@@ -390,3 +392,9 @@ def test_bridged_nic_needs_an_existing_bridge() -> None:
     nic.nicparams["mode"] = "slirp"
     with pytest.raises(errors.HypervisorError, match="unsupported mode"):
         network.check_link(nic)
+
+
+def test_serial_console_log_file() -> None:
+    argv = cmdline.build(spec(), ctx(serial_log="/var/log/ganeti/kvm/inst1.serial.log"))
+    assert ("socket,id=serial0,path=/run/c/inst1.serial,server=on,wait=off,"
+            "logfile=/var/log/ganeti/kvm/inst1.serial.log,logappend=on") in opt(argv, "-chardev")
