@@ -187,3 +187,34 @@ def test_masterd_kill9_during_jobs(fake_cluster: TestCluster) -> None:
     # ids are never reused
     new = c.run("gnt-debug", "delay", "--submit", "0").err.split()[-1]
     assert int(new) > int(queued)
+
+
+def test_cluster_info_modify_and_os(fake_cluster: TestCluster) -> None:
+    c = fake_cluster
+    assert c.ok("gnt-cluster", "getmaster").strip() == "node1.gnt.test"
+    assert "Software version:" in c.ok("gnt-cluster", "version")
+    info = c.ok("gnt-cluster", "info")
+    assert "Cluster name: cluster.gnt.test" in info and "Master node: node1.gnt.test" in info
+    assert c.ok("gnt-os", "list").split() == ["Name", "image+qcow2", "image+raw"]
+    diag = c.run("gnt-os", "diagnose")
+    assert diag.code == 0 and "OS: image [global status: valid]" in diag.out
+
+    serial = _config(c)["serial_no"]
+    for bad in (["-B", "vcpus=lots"], ["-H", "fake:nosuch=1"], ["--enabled-hypervisors", "xen"],
+                ["--mac-prefix", "zz:00:00"], ["--enabled-disk-templates", "floppy"]):
+        res = c.run("gnt-cluster", "modify", *bad)
+        assert res.code != 0, bad
+    assert _config(c)["serial_no"] == serial
+
+    c.ok("gnt-cluster", "modify", "-B", "maxmem=512,vcpus=2", "-H", "fake:migration_mode=non-live",
+         "--mac-prefix", "ab:cd:ef")
+    cl = _config(c)["cluster"]
+    assert cl["beparams"]["default"]["maxmem"] == 512 and cl["beparams"]["default"]["vcpus"] == 2
+    assert cl["hvparams"]["fake"]["migration_mode"] == "non-live"
+    c.ok("gnt-instance", "add", "-t", "diskless", "--no-install", "inst5")
+    out = c.ok("gnt-instance", "list", "--no-headers", "--separator=|", "-o",
+               "be/maxmem,be/vcpus,hv/migration_mode,nic.macs", "inst5").strip()
+    maxmem, vcpus, mode, mac = out.split("|")
+    assert (maxmem, vcpus, mode) == ("512", "2", "non-live") and mac.startswith("ab:cd:ef:")
+    ssconf = (c.root / "var/lib/ganeti/ssconf_instance_list").read_text()
+    assert "inst5.gnt.test" in ssconf
