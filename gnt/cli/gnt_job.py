@@ -55,6 +55,10 @@ def list_jobs(opts: argparse.Namespace, args: list[str]) -> int:
     qfilter = None
     if opts.status_filter:
         qfilter = ["|"] + [["=", "status", s] for s in _STATUS_FILTERS[opts.status_filter]]
+    if opts.archived:
+        # mentioning "archived" makes the master include archived jobs
+        every = ["|", ["=", "archived", True], ["=", "archived", False]]
+        qfilter = every if qfilter is None else ["&", every, qfilter]
     return generic_list(get_client(), "job", fields, args, opts.units, opts.separator,
                         not opts.no_headers, verbose=opts.verbose, namefield="id",
                         isnumeric=True, qfilter=qfilter)

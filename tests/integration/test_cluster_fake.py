@@ -159,6 +159,10 @@ def test_submit_and_job_commands(fake_cluster: TestCluster) -> None:
     assert "Status: success" in info and "OP_TEST_DELAY" in info
     assert c.ok("gnt-job", "list", "--no-headers", "-o", "status", job_id).strip() == "success"
     c.ok("gnt-job", "archive", job_id)
+    live = c.ok("gnt-job", "list", "--no-headers", "-o", "id").split()
+    assert job_id not in live
+    everything = c.ok("gnt-job", "list", "--archived", "--no-headers", "-o", "id,archived")
+    assert f"{job_id} Y" in " ".join(everything.split())
 
 
 def _masterd_pid(c: TestCluster) -> int:
