@@ -68,6 +68,9 @@ SIM_ERRORS_OPT = O.Option("--debug-simulate-errors", dest="simulate_errors", def
                           "operation treat most runtime checks as failed")
 NODEGROUP_OPT = O.Option("-g", "--node-group", dest="nodegroup", default=None,
                          help="Node group (name or uuid)")
+KEEP_DISKS_OPT = O.Option("--keep-instance-disks", dest="keep_instance_disks", default=False,
+                          action="store_true", help="Stop the instances but leave their disks"
+                          " (files, volumes) in place")
 KEEP_QUEUE_OPT = O.Option("--keep-job-history", dest="keep_job_history", default=False,
                           action="store_true", help="Keep the job queue files (moved aside)")
 
@@ -114,7 +117,8 @@ def destroy_cluster(opts: argparse.Namespace, args: list[str]) -> int:
         to_stdout("Destroying a cluster is irreversible. If you really want to destroy"
                   " this cluster, supply the --yes-do-it option.")
         return 1
-    submit_opcode(get_client(), ops.OpClusterDestroy(), opts)
+    submit_opcode(get_client(), ops.OpClusterDestroy(
+        keep_instance_disks=opts.keep_instance_disks), opts)
     bootstrap.finalize_destroy(keep_job_history=opts.keep_job_history)
     return 0
 
@@ -266,7 +270,7 @@ COMMANDS = {
         NO_ETC_HOSTS_OPT, NO_SSH_INIT_OPT, FILE_DIR_OPT, SHARED_FILE_DIR_OPT,
         DEFAULT_IALLOC_OPT, MAINTAIN_HEALTH_OPT], "[opts...] <cluster_name>",
         "Initialises a new cluster configuration"),
-    "destroy": Command(destroy_cluster, ARGS_NONE, [O.YES_DOIT_OPT, KEEP_QUEUE_OPT], "",
+    "destroy": Command(destroy_cluster, ARGS_NONE, [O.YES_DOIT_OPT, KEEP_DISKS_OPT, KEEP_QUEUE_OPT], "",
                        "Destroy cluster"),
     "getmaster": Command(get_master, ARGS_NONE, [], "", "Display the master node"),
     "version": Command(show_version, ARGS_NONE, [], "", "Show the cluster software version"),

@@ -9,6 +9,7 @@ from typing import Any
 from gnt import constants as C
 from gnt import errors, hypervisor
 from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, LogicalUnit, NoHooksLU
+from gnt.cmdlib.common import bdev_specs
 from gnt.config.ssconf import compute_values
 from gnt.objects import ConfigData
 from gnt.objects.params import apply_update, check_params, upgrade_beparams
@@ -119,21 +120,38 @@ class LUClusterRedistConf(NoHooksLU):
 
 
 class LUClusterDestroy(NoHooksLU):
-    """Check the cluster can be destroyed; the CLI then stops daemons and removes state."""
+    """Stop the instances and remove their disks (unless kept); the CLI then stops
+    the daemons and removes the node's state.
+
+    Refuses while other nodes are in the cluster (remove them first).
+    """
 
     OP = OpClusterDestroy
+
+    def expand_names(self) -> None:
+        self.needed_locks[Level.INSTANCE] = ALL_SET
+        self.needed_locks[Level.NODE] = ALL_SET
 
     def check_prereq(self) -> None:
         if len(self.cfg.nodes) > 1:
             raise errors.OpPrereqError(
                 f"There are still {len(self.cfg.nodes) - 1} node(s) in this cluster.",
                 errors.ECODE_STATE)
-        if self.cfg.instances:
-            raise errors.OpPrereqError(
-                f"There are still {len(self.cfg.instances)} instance(s) in this cluster.",
-                errors.ECODE_STATE)
 
     def exec(self, feedback: FeedbackFn) -> Any:
+        op: OpClusterDestroy = self.op  # type: ignore[assignment]
+        for inst in sorted(self.cfg.instances.values(), key=lambda i: i.name):
+            feedback(f"Stopping instance {inst.name}")
+            self.ctx.rpc.instance_shutdown(inst.primary_node, inst.hypervisor, inst.name, 0,
+                                           True).raise_on_fail(
+                f"Could not stop instance {inst.name}")
+            if op.keep_instance_disks:
+                feedback(f"Keeping the disks of instance {inst.name}")
+            else:
+                for spec in bdev_specs(self.cfg, inst):
+                    self.ctx.rpc.blockdev_remove(inst.primary_node, spec).raise_on_fail(
+                        f"Could not remove disk {spec.iv_name} of instance {inst.name}")
+            self.ctx.cfg.remove_instance(inst.uuid)
         return self.cfg.master_node.uuid
 
 

@@ -14,9 +14,11 @@ class OpClusterPostInit(OpCode):
 
 
 class OpClusterDestroy(OpCode):
-    """Destroy the cluster (all instances must have been removed)."""
+    """Destroy the cluster: stop every instance and remove its disks (or, with
+    ``keep_instance_disks``, leave the disks in place) before the state goes."""
 
     OP_ID = "OP_CLUSTER_DESTROY"
+    keep_instance_disks: bool = False
 
 
 class OpClusterQuery(OpCode):

@@ -222,3 +222,24 @@ def test_cluster_info_modify_and_os(fake_cluster: TestCluster) -> None:
     assert (maxmem, vcpus, mode) == ("512", "2", "non-live") and mac.startswith("ab:cd:ef:")
     ssconf = (c.root / "var/lib/ganeti/ssconf_instance_list").read_text()
     assert "inst5.gnt.test" in ssconf
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_destroy_with_instances(cluster_root: Path, keep: bool) -> None:
+    c = TestCluster(cluster_root)
+    try:
+        c.init("--enabled-hypervisors", "fake", "--enabled-disk-templates", "file,diskless")
+        c.ok("gnt-instance", "add", "-t", "file", "--disk", "0:size=32M", "-o", "image+raw",
+             "--no-nics", "inst1")
+        assert c.run("gnt-cluster", "destroy").code != 0  # needs --yes-do-it
+        assert len(_files(c)) == 2  # instance dir + disk file
+        extra = ["--keep-instance-disks"] if keep else []
+        c.ok("gnt-cluster", "destroy", "--yes-do-it", *extra)
+        assert not (c.root / "var/lib/ganeti/config.data").exists()
+        assert not list((c.root / "var/lib/ganeti").glob("ssconf_*"))
+        assert not (c.root / "var/run/ganeti/ganeti-masterd.pid").exists()
+        assert not list((c.root / "var/run/ganeti/fake-hypervisor").rglob("*inst1*"))
+        disks = [f for f in _files(c) if f.endswith("disk0")]
+        assert len(disks) == (1 if keep else 0)
+    finally:
+        c.destroy()
