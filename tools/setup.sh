@@ -26,6 +26,10 @@ bash tools/build-test-guest.sh
 mkdir -p /srv/ganeti/os
 for os in os/*/; do
   name=$(basename "$os")
-  [[ -e /srv/ganeti/os/$name ]] || ln -s "$REPO/os/$name" "/srv/ganeti/os/$name"
+  target=/srv/ganeti/os/$name
+  # (re)point links made by an earlier checkout; leave real directories alone
+  if [[ -L $target || ! -e $target ]]; then
+    ln -sfn "$REPO/os/$name" "$target"
+  fi
 done
 echo "setup: done (commands in $REPO/.venv/bin)"
