@@ -105,6 +105,25 @@ ELOG_REMOTE_IMPORT = "remote-import"
 ELOG_JQUEUE_TEST = "jqueue-test"
 ELOG_DELAY_TEST = "delay-test"
 
+# query field kinds (Ganeti's QFT_*) and result statuses (RS_*) of Query answers:
+# ``[status, value]`` per field
+QFT_UNKNOWN = "unknown"
+QFT_TEXT = "text"
+QFT_BOOL = "bool"
+QFT_NUMBER = "number"
+QFT_NUMBER_FLOAT = "float"
+QFT_UNIT = "unit"
+QFT_TIMESTAMP = "timestamp"
+QFT_OTHER = "other"
+QFT_ALL = frozenset({QFT_UNKNOWN, QFT_TEXT, QFT_BOOL, QFT_NUMBER, QFT_NUMBER_FLOAT,
+                     QFT_UNIT, QFT_TIMESTAMP, QFT_OTHER})
+RS_NORMAL = 0
+RS_UNKNOWN = 1  # unknown field
+RS_NODATA = 2  # no data (e.g. node RPC failed)
+RS_UNAVAIL = 3  # value not available for this item
+RS_OFFLINE = 4  # resource marked offline
+RS_ALL = frozenset({RS_NORMAL, RS_UNKNOWN, RS_NODATA, RS_UNAVAIL, RS_OFFLINE})
+
 # node roles (one letter, as gnt-node list shows them)
 NR_MASTER = "M"
 NR_MCANDIDATE = "C"

@@ -204,10 +204,8 @@ class LUInstanceConsole(_InstanceLU):
         inst = self.instance
         check_node_online(self.pnode, "Cannot connect to the console")
         if not self._is_running():
-            if inst.admin_state == C.ADMINST_UP:
-                state = "ERROR_down"
-            else:
-                state = "ADMIN_down"
+            state = (C.INSTST_ERRORDOWN if inst.admin_state == C.ADMINST_UP
+                     else C.INSTST_ADMINDOWN)
             raise errors.OpExecError(f"Instance {inst.name} is not running (state "
                                      f"{state})", errors.ECODE_STATE)
         res = self.ctx.rpc.instance_console_info(self.pnode.uuid,

@@ -13,13 +13,8 @@ from typing import Any
 
 from gnt import constants as C
 from gnt import errors
+from gnt.constants import QFT_BOOL, QFT_NUMBER, QFT_OTHER, QFT_TEXT
 from gnt.jqueue.model import calc_job_priority
-
-# Ganeti's query field kinds
-QFT_NUMBER = "number"
-QFT_TEXT = "text"
-QFT_BOOL = "bool"
-QFT_OTHER = "other"
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,24 +91,25 @@ QR_NETWORK = "network"
 QR_EXTSTORAGE = "extstorage"
 QR_FILTER = "filter"
 
-QFT_UNKNOWN = "unknown"
-QFT_TEXT = "text"
-QFT_BOOL = "bool"
-QFT_NUMBER = "number"
-QFT_NUMBER_FLOAT = "float"
-QFT_UNIT = "unit"
-QFT_TIMESTAMP = "timestamp"
-QFT_OTHER = "other"
-QFT_ALL = frozenset({QFT_UNKNOWN, QFT_TEXT, QFT_BOOL, QFT_NUMBER, QFT_NUMBER_FLOAT,
-                     QFT_UNIT, QFT_TIMESTAMP, QFT_OTHER})
+#: Field kinds and value statuses of Query answers (defined in gnt.constants).
+from gnt.constants import (  # noqa: F401 - re-exported
+    QFT_ALL,
+    QFT_BOOL,
+    QFT_NUMBER,
+    QFT_NUMBER_FLOAT,
+    QFT_OTHER,
+    QFT_TEXT,
+    QFT_TIMESTAMP,
+    QFT_UNIT,
+    QFT_UNKNOWN,
+    RS_ALL,
+    RS_NODATA,
+    RS_NORMAL,
+    RS_OFFLINE,
+    RS_UNAVAIL,
+    RS_UNKNOWN,
+)
 
-#: Field value status in a Query answer: ``[status, value]``.
-RS_NORMAL = 0
-RS_UNKNOWN = 1  # unknown field
-RS_NODATA = 2  # no data (e.g. node RPC failed)
-RS_UNAVAIL = 3  # value not available for this item
-RS_OFFLINE = 4  # resource marked offline
-RS_ALL = frozenset({RS_NORMAL, RS_UNKNOWN, RS_NODATA, RS_UNAVAIL, RS_OFFLINE})
 #: status -> (verbose text, terse text), as ``gnt-* list`` prints them.
 RSS_DESCRIPTION = {
     RS_UNKNOWN: ("(unknown)", "??"),

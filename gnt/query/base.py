@@ -15,21 +15,24 @@ from typing import Any
 
 from gnt import errors
 
-# field kinds (Ganeti's QFT_*)
-QFT_UNKNOWN = "unknown"
-QFT_TEXT = "text"
-QFT_BOOL = "bool"
-QFT_NUMBER = "number"
-QFT_UNIT = "unit"
-QFT_TIMESTAMP = "timestamp"
-QFT_OTHER = "other"
-
-# result statuses (Ganeti's RS_*)
-RS_NORMAL = 0
-RS_UNKNOWN = 1
-RS_NODATA = 2
-RS_UNAVAIL = 3
-RS_OFFLINE = 4
+# field kinds and result statuses: one definition, in gnt.constants
+from gnt.constants import (  # noqa: F401 - re-exported
+    QFT_ALL,
+    QFT_BOOL,
+    QFT_NUMBER,
+    QFT_NUMBER_FLOAT,
+    QFT_OTHER,
+    QFT_TEXT,
+    QFT_TIMESTAMP,
+    QFT_UNIT,
+    QFT_UNKNOWN,
+    RS_ALL,
+    RS_NODATA,
+    RS_NORMAL,
+    RS_OFFLINE,
+    RS_UNAVAIL,
+    RS_UNKNOWN,
+)
 
 
 class Unavailable(Exception):

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gnt import constants as C
-from gnt import hypervisor
 from gnt.objects import ConfigData, Instance, fill
 from gnt.query.base import (
     QFT_BOOL,
@@ -289,4 +288,4 @@ def needs_live(fields: list[str]) -> bool:
 
 
 __all__ = ["TABLE", "DEFAULT_FIELDS", "InstanceQueryContext", "compute_status",
-           "needs_live", "hypervisor"]
+           "needs_live"]
