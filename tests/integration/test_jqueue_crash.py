@@ -63,7 +63,8 @@ class SleepExecutor:
 
 
 def say(*words):
-    print(*words, flush=True)
+    # one write per line: a kill can cut the stream only between lines
+    os.write(1, (" ".join(map(str, words)) + "\n").encode())
 
 
 def wait_status(q, wanted, timeout=30):
@@ -166,11 +167,12 @@ class Child:
         return line.strip()
 
     def kill(self) -> list[str]:
-        """SIGKILL the child; returns the lines it printed and we did not read."""
+        """SIGKILL the child; returns the complete lines it printed and we did not read."""
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(30)
-        rest = self.proc.stdout.read().splitlines()  # type: ignore[union-attr]
+        # a line without its newline was cut by the kill: not a statement
+        rest = self.proc.stdout.read().split("\n")[:-1]  # type: ignore[union-attr]
         self.proc.stdout.close()  # type: ignore[union-attr]
         self.proc.stderr.close()  # type: ignore[union-attr]
         return rest
