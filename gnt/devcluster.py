@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import shutil
 import subprocess
 import sys
@@ -39,7 +40,14 @@ class CmdResult:
 
 @dataclass
 class LocalCluster:
-    """Paths and names of a test cluster; ``run`` executes a gnt command on a node."""
+    """Paths and names of a test cluster; ``run`` executes a gnt command on a node.
+
+    Every node has its own root: the first node's is ``root`` itself, the
+    others' ``root/nodes/<short name>``; all share ``root/shared`` as the
+    shared file storage directory (what NFS would give).  ``master`` is the
+    node the commands run on by default (it follows a master failover when
+    the test says so).
+    """
 
     __test__ = False
 
@@ -50,33 +58,56 @@ class LocalCluster:
                      f"{random.randint(1, 250)}")
     instances: list[str] = field(default_factory=lambda: [f"inst{i}" for i in range(1, 21)])
 
+    master_node: str = ""
+
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        self.master_node = self.master_node or self.nodes[0]
         hosts = [f"{self.net}.1 cluster.{self.domain} cluster"]
         for i, n in enumerate(self.nodes):
             hosts.append(f"{self.net}.{10 + i} {n}.{self.domain} {n}")
         for i, n in enumerate(self.instances):
             hosts.append(f"{self.net}.{100 + i} {n}.{self.domain} {n}")
-        etc = self.root / "etc"
+        (self.root / "shared").mkdir(exist_ok=True)
+        for n in self.nodes:
+            self._prepare_root(self.node_root(n), hosts)
+
+    def _prepare_root(self, root: Path, hosts: list[str]) -> None:
+        etc = root / "etc"
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "hosts").write_text("\n".join(hosts) + "\n")
-        os_dir = self.root / "srv/ganeti/os"
+        os_dir = root / "srv/ganeti/os"
         os_dir.mkdir(parents=True, exist_ok=True)
         link = os_dir / "image"
         if not link.exists():
             link.symlink_to(REPO / "os" / "image")
+        shared = root / "srv/ganeti/shared-file-storage"
+        if not shared.exists():
+            shared.symlink_to(self.root / "shared")
+
+    def short(self, name: str) -> str:
+        return name.split(".", 1)[0]
 
     def fqdn(self, name: str) -> str:
-        return f"{name}.{self.domain}"
+        return name if name.endswith("." + self.domain) else f"{name}.{self.domain}"
+
+    def node_root(self, node: str) -> Path:
+        """The root of ``node`` (short or full name)."""
+        short = self.short(node)
+        return self.root if short == self.nodes[0] else self.root / "nodes" / short
+
+    def address(self, node: str) -> str:
+        return f"{self.net}.{10 + self.nodes.index(self.short(node))}"
 
     @property
     def master(self) -> str:
-        return self.fqdn(self.nodes[0])
+        return self.fqdn(self.master_node)
 
     def env(self, node: str | None = None) -> dict[str, str]:
         env = dict(os.environ)
-        env["GNT_ROOT"] = str(self.root)
-        env["GNT_HOSTNAME"] = node or self.master
+        name = self.fqdn(node) if node else self.master
+        env["GNT_ROOT"] = str(self.node_root(name))
+        env["GNT_HOSTNAME"] = name
         env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
         return env
 
@@ -93,15 +124,37 @@ class LocalCluster:
         self.ok("gnt-cluster", "init", "--no-etc-hosts", "--no-ssh-init",
                 "--master-netdev", "lo", *extra, f"cluster.{self.domain}")
 
+    def start_join_mode(self, node: str) -> str:
+        """Start ``node``'s daemon in join mode; returns the token."""
+        token = secrets.token_urlsafe(32)
+        self.run("gnt-noded", "--join-token-file", "-", node=node, input=token + "\n",
+                 timeout=60).check()
+        return token
+
+    def add_node(self, node: str, *extra: str) -> str:
+        """Join ``node`` through the token path; returns gnt-node add's output."""
+        token = self.start_join_mode(node)
+        return self.ok("gnt-node", "add", "--join-token", token, *extra, self.fqdn(node))
+
+    def up(self, *init_extra: str) -> None:
+        """Initialise the cluster on the first node and join every other one."""
+        self.init(*init_extra)
+        for n in self.nodes[1:]:
+            self.add_node(n)
+
     def stop(self) -> None:
         """Stop every daemon and QEMU process of this cluster (best effort)."""
-        self.run("gnt-daemon-util", "stop-all", timeout=60)
-        run_dir = self.root / "var/run/ganeti"
-        for pidfile in list(run_dir.glob("kvm-hypervisor/pid/*")):
-            try:
-                os.kill(int(pidfile.read_text().split()[0]), 9)
-            except (OSError, ValueError):
-                pass
+        for n in self.nodes:
+            root = self.node_root(n)
+            if not root.exists():
+                continue
+            self.run("gnt-daemon-util", "stop-all", node=n, timeout=60)
+            run_dir = root / "var/run/ganeti"
+            for pidfile in list(run_dir.glob("kvm-hypervisor/pid/*")):
+                try:
+                    os.kill(int(pidfile.read_text().split()[0]), 9)
+                except (OSError, ValueError):
+                    pass
 
     def destroy(self) -> None:
         self.stop()

@@ -149,6 +149,11 @@ class Paths:
         """Map an absolute cluster path (e.g. a file storage dir) under the root."""
         return self._p(str(path))
 
+    def cluster_path(self, path: str | Path) -> str:
+        """Inverse of :meth:`under_root`: the absolute cluster path of a file
+        under this root (how other nodes name it)."""
+        return "/" + str(Path(path).relative_to(self.root))
+
 
 _cache: dict[str, Paths] = {}
 

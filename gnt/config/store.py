@@ -157,7 +157,24 @@ class ConfigWriter:
                 raise errors.OpPrereqError(f"Node '{node.name}' already exists",
                                            errors.ECODE_EXISTS)
             self._data.nodes[node.uuid] = node
-            self._save()
+            try:
+                self._save()
+            except BaseException:
+                del self._data.nodes[node.uuid]
+                raise
+
+    def remove_node(self, node_uuid: str) -> None:
+        """Remove a node from the config (the LU checked it holds nothing)."""
+        with self._lock:
+            node = self._data.nodes.pop(node_uuid, None)
+            if node is None:
+                raise errors.OpPrereqError(f"Unknown node UUID {node_uuid}",
+                                           errors.ECODE_NOENT)
+            try:
+                self._save()
+            except BaseException:
+                self._data.nodes[node_uuid] = node
+                raise
 
     def add_group(self, group: NodeGroup) -> None:
         with self._lock:
@@ -166,3 +183,16 @@ class ConfigWriter:
                                            errors.ECODE_EXISTS)
             self._data.nodegroups[group.uuid] = group
             self._save()
+
+    def remove_group(self, group_uuid: str) -> None:
+        """Remove a node group from the config (the LU checked it is empty)."""
+        with self._lock:
+            group = self._data.nodegroups.pop(group_uuid, None)
+            if group is None:
+                raise errors.OpPrereqError(f"Unknown node group UUID {group_uuid}",
+                                           errors.ECODE_NOENT)
+            try:
+                self._save()
+            except BaseException:
+                self._data.nodegroups[group_uuid] = group
+                raise

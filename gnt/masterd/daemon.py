@@ -14,20 +14,23 @@ import threading
 from gnt import errors, netutils, paths
 from gnt.cmdlib.processor import Processor
 from gnt.config import ConfigWriter, load_config_file
-from gnt.config.ssconf import compute_values
 from gnt.daemon.detach import Readiness
 from gnt.daemon.runner import run_daemon
 from gnt.daemon.signals import on_terminate
 from gnt.jqueue import JobQueue
+from gnt.jqueue.store import JobStore
 from gnt.locking import LockManager
 from gnt.luxi.server import LuxiServer, make_dispatcher
-from gnt.masterd import luxi_methods
+from gnt.masterd import luxi_methods, voting
 from gnt.masterd.context import MasterContext
 from gnt.masterd.noderpc import NodeRpc
+from gnt.masterd.replication import Replicator
 from gnt.objects import ConfigData
+from gnt.rpc.client import RpcClient
 
 DAEMON_NAME = "ganeti-masterd"
 LOG_NAME = "master-daemon"
+VOTE_CHECK_INTERVAL = 15.0  # seconds between checks that the nodes still agree
 
 log = logging.getLogger(__name__)
 
@@ -45,46 +48,84 @@ def check_master() -> ConfigData:
     return data
 
 
-def build_context() -> MasterContext:
-    """Create config writer, RPC, lock manager, processor and job queue."""
-    holder: dict[str, MasterContext] = {}
+def check_votes(data: ConfigData, client: RpcClient) -> None:
+    """Refuse to act as master unless the answering nodes agree (Ganeti's voting)."""
+    me = netutils.my_hostname()
+    votes = voting.gather(client, data, exclude=me)
+    if not voting.others_agree(votes, me):
+        winner, count = votes.winner()
+        raise errors.OpPrereqError(
+            f"Stepping down: {count} of {votes.answered} answering nodes name {winner} as"
+            f" the master, not this node ({me}); use --no-voting --yes-do-it to override",
+            errors.ECODE_STATE)
 
-    def on_write(data: ConfigData, _raw: bytes) -> None:
-        ctx = holder.get("ctx")
-        if ctx is None:
-            return
-        online = [n.uuid for n in data.nodes.values() if not n.offline]
-        for uuid, res in ctx.rpc.write_ssconf_files(online, compute_values(data)).items():
-            if res.fail_msg:
-                log.warning("Could not push ssconf to node %s: %s",
-                            data.nodes[uuid].name, res.fail_msg)
+
+def build_context() -> MasterContext:
+    """Create config writer, RPC, replication, lock manager, processor and job queue."""
+    holder: dict[str, Replicator] = {}
+
+    def on_write(data: ConfigData, raw: bytes) -> None:
+        replicator = holder.get("r")
+        if replicator is not None:
+            replicator.config_written(data, raw)
 
     cfg = ConfigWriter(on_write=on_write)
     data = cfg.data
+    rpc = NodeRpc(cfg)
+    replicator = Replicator(rpc, lambda: cfg.data,
+                            lambda: paths.get().cluster_conf_file.read_bytes(),
+                            JobStore.from_paths())
+    holder["r"] = replicator
     glm = LockManager(instances=[i.name for i in data.instances.values()],
                       nodegroups=list(data.nodegroups), nodes=list(data.nodes))
-    ctx = MasterContext(cfg=cfg, rpc=NodeRpc(cfg), glm=glm)
-    holder["ctx"] = ctx
-    ctx.queue = JobQueue(Processor(ctx), max_running=cfg.data.cluster.max_running_jobs)
+    ctx = MasterContext(cfg=cfg, rpc=rpc, glm=glm)
+    ctx.extra["replicator"] = replicator
+    ctx.queue = JobQueue(Processor(ctx), max_running=cfg.data.cluster.max_running_jobs,
+                         on_job_update=replicator.job_updated,
+                         on_jobs_archived=replicator.jobs_archived)
     return ctx
 
 
-def serve(readiness: Readiness) -> None:
-    check_master()
+def _watch_votes(ctx: MasterContext, stop: threading.Event) -> None:
+    """Step down (stop the daemon) when a majority of nodes names another master."""
+    while not stop.wait(VOTE_CHECK_INTERVAL):
+        try:
+            check_votes(ctx.cfg.data, ctx.rpc.client)
+        except errors.OpPrereqError as err:
+            log.error("%s", err)
+            stop.set()
+        except Exception:  # noqa: BLE001 - the watchdog must survive
+            log.exception("Master vote check failed")
+
+
+def serve(readiness: Readiness, voting_enabled: bool = True) -> None:
+    data = check_master()
+    if voting_enabled:
+        with RpcClient() as client:
+            check_votes(data, client)
     ctx = build_context()
+    replicator: Replicator = ctx.extra["replicator"]
     stop = threading.Event()
     on_terminate(lambda _sig: stop.set())
     server = LuxiServer(paths.get().luxi_socket, make_dispatcher(luxi_methods.methods(ctx)))
     server.start()
     try:
-        # push ssconf once at start-up so every node agrees with this master
-        online = [n.uuid for n in ctx.cfg.data.nodes.values() if not n.offline]
-        ctx.rpc.write_ssconf_files(online, compute_values(ctx.cfg.data))
+        # every node gets this master's ssconf; candidates its config and queue
+        data = ctx.cfg.data
+        for node in data.nodes.values():
+            if not node.offline and node.uuid != data.cluster.master_node:
+                replicator.mark_stale(node.uuid)
+        replicator.config_written(data, paths.get().cluster_conf_file.read_bytes())
+        replicator.start()
+        if voting_enabled:
+            threading.Thread(target=_watch_votes, args=(ctx, stop), name="vote-watch",
+                             daemon=True).start()
         readiness.ready()
         log.info("Master daemon serving on %s", paths.get().luxi_socket)
         stop.wait()
     finally:
         log.info("Shutting down")
+        replicator.stop()
         server.shutdown()
         ctx.queue.shutdown(timeout=10)
         ctx.rpc.client.close()
@@ -100,8 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--yes-do-it", action="store_true",
                         help="Override interactive check for --no-voting")
     opts = parser.parse_args(argv)
-    return run_daemon(DAEMON_NAME, LOG_NAME, serve, foreground=opts.foreground,
-                      debug=opts.debug)
+    if opts.no_voting and not opts.yes_do_it:
+        parser.error("--no-voting is dangerous (two masters may act at once); add"
+                     " --yes-do-it if you are sure")
+    return run_daemon(DAEMON_NAME, LOG_NAME,
+                      lambda readiness: serve(readiness, voting_enabled=not opts.no_voting),
+                      foreground=opts.foreground, debug=opts.debug)
 
 
 if __name__ == "__main__":

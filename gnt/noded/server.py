@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -92,12 +93,16 @@ def invoke(proc: registry.Procedure, args: list[Any]) -> tuple[int, bytes]:
     return 200, body
 
 
-def create_app(executor: Executor) -> Starlette:
-    """The ASGI application dispatching calls to registered procedures in ``executor``."""
+Lookup = Callable[[str], "registry.Procedure | None"]
+
+
+def create_app(executor: Executor, lookup: Lookup = registry.lookup) -> Starlette:
+    """The ASGI application dispatching calls to the procedures ``lookup``
+    finds (default: every registered one) in ``executor``."""
 
     async def call(request: Request) -> Response:
         name = request.path_params["procedure"]
-        proc = registry.lookup(name)
+        proc = lookup(name)
         if proc is None:
             return _error_reply(404, errors.RPCError(
                 f"Unknown procedure '{name}'", errors.ECODE_NOENT))
@@ -134,15 +139,15 @@ def create_app(executor: Executor) -> Starlette:
     )
 
 
-def _protocol_class(trust: TrustStore) -> type[H11Protocol]:
-    """uvicorn's HTTP/1.1 protocol, dropping peers ``trust.accepts`` refuses."""
+def _protocol_class(accepts: Callable[[bytes | None], bool]) -> type[H11Protocol]:
+    """uvicorn's HTTP/1.1 protocol, dropping peers ``accepts`` refuses."""
 
     class PeerCheckingProtocol(H11Protocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             ssl_object = transport.get_extra_info("ssl_object")
             der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-            if not trust.accepts(der):
+            if not accepts(der):
                 log.warning("Refusing client %s: its certificate is not accepted",
                             transport.get_extra_info("peername"))
                 transport.abort()
@@ -173,17 +178,25 @@ class NodeServer:
     ``cert_file`` (default: this root's ``server.pem``) is the key +
     certificate the server presents; ``trust`` (default: the certificate in
     ``cert_file``) decides which clients are accepted.  ``port`` 0 picks a
-    free port (see :attr:`port`).
+    free port (see :attr:`port`).  ``ssl_context`` plus ``accept_peer``
+    replace both for special servers (the join mode, see
+    :mod:`gnt.noded.join`), ``lookup`` the set of procedures served.
     """
 
     def __init__(self, address: str, port: int = constants.DEFAULT_NODED_PORT,
                  cert_file: str | os.PathLike[str] | None = None,
-                 trust: TrustStore | None = None, workers: int = DEFAULT_WORKERS) -> None:
+                 trust: TrustStore | None = None, workers: int = DEFAULT_WORKERS,
+                 ssl_context: ssl.SSLContext | None = None,
+                 accept_peer: Callable[[bytes | None], bool] | None = None,
+                 lookup: Lookup = registry.lookup) -> None:
         self.address = address
         self._port = port
         self.cert_file = Path(cert_file) if cert_file else paths.get().noded_cert_file
         self._trust = trust
         self._workers = workers
+        self._ssl_context = ssl_context
+        self._accept_peer = accept_peer
+        self._lookup = lookup
         self._sock: socket.socket | None = None
         self._server: _Uvicorn | None = None
         self._stop_requested = False
@@ -204,8 +217,13 @@ class NodeServer:
         """
         if self._server is not None:
             return
-        trust = self._trust or TrustStore.cluster(self.cert_file)
-        ctx = server_context(self.cert_file, trust)
+        if self._ssl_context is not None:
+            ctx = self._ssl_context
+            accepts = self._accept_peer or (lambda _der: True)
+        else:
+            trust = self._trust or TrustStore.cluster(self.cert_file)
+            ctx = server_context(self.cert_file, trust)
+            accepts = trust.accepts
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
         # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted
         # sockets whose proto says TCP, and without it every reply waits ~40 ms
@@ -226,9 +244,9 @@ class NodeServer:
         self._port = int(sock.getsockname()[1])
         self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="noded-rpc")
         config = uvicorn.Config(
-            create_app(self._executor),
+            create_app(self._executor, self._lookup),
             ssl_context_factory=lambda _config, _default: ctx,
-            http=_protocol_class(trust),
+            http=_protocol_class(accepts),
             loop="asyncio",
             lifespan="off",
             log_config=None,

@@ -1,0 +1,241 @@
+"""``gnt-node add``: bring a node into the cluster.
+
+Two ways to reach a new node (both end in the same join protocol, see
+:mod:`gnt.noded.join`):
+
+- **join token** (no SSH): the administrator started
+  ``gnt-noded --join-token-file FILE`` on the node and passes the same
+  token to ``gnt-node add --join-token``;
+- **SSH** (Ganeti's way): without a token the master runs
+  ``ssh root@NODE gnt-noded --join-token-file -`` with a fresh token on
+  standard input, then joins as above.
+
+A node whose daemon already answers with this cluster's certificate (a
+``--readd`` of an intact node) just gets the files again.  The node is
+written to the config only after it holds the cluster's files and its
+daemon answers in normal mode; if that write fails it is told to leave.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import subprocess
+import time
+import uuid as uuidlib
+from typing import Any
+
+from gnt import constants as C
+from gnt import errors, netutils, paths
+from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
+from gnt.cmdlib.candidates import candidate_stats
+from gnt.config.ssconf import compute_values
+from gnt.crypto.joinproof import new_token
+from gnt.objects import ConfigData, Node
+from gnt.objects.params import check_params
+from gnt.opcodes.node import OpNodeAdd
+from gnt.rpc.join import JoinSession
+
+log = logging.getLogger(__name__)
+
+SSH_TIMEOUT = 60
+NODED_UP_TIMEOUT = 30.0
+
+# files every node gets: (path attribute of gnt.paths.Paths or callable, mode)
+_FILE_MODES: list[tuple[str, int]] = [
+    ("rapi_cert_file", 0o440),
+    ("confd_hmac_key", 0o400),
+    ("cluster_domain_secret_file", 0o400),
+    ("noded_cert_file", 0o440),
+]
+
+
+def cluster_files_payload(p: paths.Paths | None = None) -> dict[str, list[Any]]:
+    """The cluster-wide files as ``{cluster path: [base64 content, mode]}``."""
+    p = p or paths.get()
+    out: dict[str, list[Any]] = {}
+    for attr, mode in _FILE_MODES:
+        f = getattr(p, attr)
+        out[p.cluster_path(f)] = [base64.b64encode(f.read_bytes()).decode(), mode]
+    users = p.data_dir / "rapi" / "users"
+    if users.exists():
+        out[p.cluster_path(users)] = [base64.b64encode(users.read_bytes()).decode(), 0o640]
+    return out
+
+
+def ssh_start_join_mode(node_name: str, address: str, token: str) -> None:
+    """Start ``gnt-noded`` in join mode on the node over SSH (as root).
+
+    Raises :class:`errors.OpPrereqError` if SSH fails.
+    """
+    argv = ["ssh", "-oBatchMode=yes", "-oStrictHostKeyChecking=accept-new",
+            "-oConnectTimeout=10", f"root@{address}", "gnt-noded", "--join-token-file", "-"]
+    try:
+        res = subprocess.run(argv, input=token + "\n", capture_output=True, text=True,
+                             timeout=SSH_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise errors.OpPrereqError(f"Cannot run ssh to {node_name}: {err}",
+                                   errors.ECODE_ENVIRON) from None
+    if res.returncode != 0:
+        raise errors.OpPrereqError(
+            f"Node {node_name} ({address}) is not reachable over SSH as root"
+            f" ({res.stderr.strip() or 'exit code ' + str(res.returncode)}); either set up"
+            " SSH, or start 'gnt-noded --join-token-file FILE' on it and run"
+            " 'gnt-node add --join-token TOKEN'", errors.ECODE_ENVIRON)
+
+
+class LUNodeAdd(LogicalUnit):
+    OP = OpNodeAdd
+    REQ_BGL = True
+    op: OpNodeAdd
+
+    def check_arguments(self) -> None:
+        host = netutils.resolve(self.op.node_name)
+        self.node_name = host.name
+        self.primary_ip = self.op.primary_ip or host.ip
+        self.secondary_ip = self.op.secondary_ip or self.primary_ip
+        for what, ip in (("primary", self.primary_ip), ("secondary", self.secondary_ip)):
+            if not netutils.is_valid_ip4(ip):
+                raise errors.OpPrereqError(f"Invalid {what} IP address '{ip}'",
+                                           errors.ECODE_INVAL)
+        if self.op.join_token is not None and len(self.op.join_token.strip()) < 16:
+            raise errors.OpPrereqError("The join token must have at least 16 characters",
+                                       errors.ECODE_INVAL)
+
+    def expand_names(self) -> None:
+        existing = self.cfg.node_by_name(self.node_name)
+        self.node_uuid = existing.uuid if existing else str(uuidlib.uuid4())
+        if existing is None:
+            self.add_locks = {Level.NODE: [self.node_uuid], Level.NODE_RES: [self.node_uuid]}
+
+    def check_prereq(self) -> None:
+        data = self.cfg
+        existing = data.node_by_name(self.node_name)
+        if existing is not None and not self.op.readd:
+            raise errors.OpPrereqError(f"Node {self.node_name} is already in the cluster;"
+                                       " use --readd to add it again", errors.ECODE_EXISTS)
+        if existing is None and self.op.readd:
+            raise errors.OpPrereqError(f"Node {self.node_name} is not in the cluster, so it"
+                                       " cannot be re-added", errors.ECODE_NOENT)
+        if existing is not None and existing.uuid == data.cluster.master_node:
+            raise errors.OpPrereqError("The master node cannot be re-added",
+                                       errors.ECODE_INVAL)
+        for n in data.nodes.values():
+            if n.name == self.node_name:
+                continue
+            if self.primary_ip in (n.primary_ip, n.secondary_ip) or \
+                    self.secondary_ip in (n.primary_ip, n.secondary_ip):
+                raise errors.OpPrereqError(
+                    f"New node's IP addresses conflict with node {n.name}", errors.ECODE_NOTUNIQUE)
+        if self.op.group:
+            group = data.nodegroups.get(self.op.group) or data.group_by_name(self.op.group)
+            if group is None:
+                raise errors.OpPrereqError(f"Node group '{self.op.group}' not found",
+                                           errors.ECODE_NOENT)
+        elif existing is not None:
+            group = data.get_group(existing.group)
+        else:
+            group = data.group_by_name("default") or sorted(
+                data.nodegroups.values(), key=lambda g: g.name)[0]
+        self.group_uuid = group.uuid
+        self.ndparams = check_params("node", C.NDS_PARAMETER_TYPES, self.op.ndparams or {})
+
+    def _new_node(self, data: ConfigData) -> Node:
+        old = data.nodes.get(self.node_uuid)
+        master_capable = (self.op.master_capable if self.op.master_capable is not None
+                          else (old.master_capable if old else True))
+        vm_capable = (self.op.vm_capable if self.op.vm_capable is not None
+                      else (old.vm_capable if old else True))
+        current, _, _ = candidate_stats(data, exclude={self.node_uuid})
+        candidate = master_capable and current < data.cluster.candidate_pool_size
+        node = Node(uuid=self.node_uuid, name=self.node_name, primary_ip=self.primary_ip,
+                    secondary_ip=self.secondary_ip, master_candidate=candidate,
+                    group=self.group_uuid, master_capable=master_capable,
+                    vm_capable=vm_capable,
+                    ndparams={**(old.ndparams if old else {}), **self.ndparams})
+        if old is not None:
+            node.serial_no, node.ctime, node.tags = old.serial_no, old.ctime, old.tags
+        return node
+
+    def _cluster_rpc_version(self) -> int | None:
+        res = self.ctx.rpc.client.call(self.primary_ip, "version", [], timeout=5,
+                                       node_name=self.node_name)
+        return None if res.fail_msg else res.data
+
+    def _join(self, payload: dict[str, Any], feedback: FeedbackFn) -> None:
+        token = self.op.join_token.strip() if self.op.join_token else None
+        if token is None:
+            feedback(f"Starting the node daemon of {self.node_name} in join mode over SSH")
+            token = new_token()
+            ssh_start_join_mode(self.node_name, self.primary_ip, token)
+        with JoinSession(self.node_name, self.primary_ip) as session:
+            hello = session.hello(token)
+            if hello.protocol_version != C.PROTOCOL_VERSION:
+                raise errors.OpPrereqError(
+                    f"Node {self.node_name} runs protocol version {hello.protocol_version}"
+                    f" (release {hello.release}); this cluster needs {C.PROTOCOL_VERSION}",
+                    errors.ECODE_ENVIRON)
+            if hello.node_name != self.node_name:
+                raise errors.OpPrereqError(
+                    f"The node at {self.primary_ip} calls itself {hello.node_name}, not"
+                    f" {self.node_name}", errors.ECODE_ENVIRON)
+            feedback(f"Node {self.node_name} proved the join token; sending the cluster files")
+            session.join(token, payload)
+
+    def _wait_cluster_mode(self) -> None:
+        deadline = time.monotonic() + NODED_UP_TIMEOUT
+        while time.monotonic() < deadline:
+            version = self._cluster_rpc_version()
+            if version is not None:
+                return
+            time.sleep(0.2)
+        raise errors.OpExecError(f"The node daemon on {self.node_name} did not come back"
+                                 f" with the cluster certificate within {NODED_UP_TIMEOUT:g}s",
+                                 errors.ECODE_ENVIRON)
+
+    def exec(self, feedback: FeedbackFn) -> Any:
+        data = self.cfg
+        node = self._new_node(data)
+        preview = data.model_copy(update={"nodes": {**data.nodes, node.uuid: node}})
+        version = self._cluster_rpc_version()
+        if version is not None:
+            if version != C.PROTOCOL_VERSION:
+                raise errors.OpPrereqError(
+                    f"Node {self.node_name} runs protocol version {version}; this cluster"
+                    f" needs {C.PROTOCOL_VERSION}", errors.ECODE_ENVIRON)
+            if not self.op.readd:
+                raise errors.OpPrereqError(
+                    f"Node {self.node_name} already runs a node daemon of this cluster;"
+                    " use --readd", errors.ECODE_STATE)
+            feedback(f"Node {self.node_name} already has this cluster's certificate")
+            for name, (content, mode) in cluster_files_payload().items():
+                self.ctx.rpc.client.call(self.primary_ip, "upload_file", [name, content, mode],
+                                         timeout=30, node_name=self.node_name
+                                         ).raise_on_fail(f"Cannot upload {name}")
+        else:
+            self._join({"node_name": self.node_name, "files": cluster_files_payload(),
+                        "ssconf": compute_values(preview)}, feedback)
+            self._wait_cluster_mode()
+        try:
+            if self.op.readd:
+                old = data.nodes[node.uuid]
+                for attr in ("primary_ip", "secondary_ip", "master_candidate", "group",
+                             "master_capable", "vm_capable", "ndparams"):
+                    setattr(old, attr, getattr(node, attr))
+                old.offline = old.drained = False
+                self.ctx.cfg.update(old)
+            else:
+                self.ctx.cfg.add_node(node)
+        except BaseException:
+            self.ctx.rpc.client.call(self.primary_ip, "node_leave_cluster", [], timeout=10)
+            raise
+        replicator = self.ctx.extra.get("replicator")
+        if replicator is not None and node.master_candidate:
+            feedback(f"Copying the configuration and job queue to {self.node_name}")
+            if not replicator.resync(node.uuid):
+                replicator.mark_stale(node.uuid)
+                self.log_warning(f"Could not copy the job queue to {self.node_name} yet;"
+                                 " it will be retried")
+        feedback(f"Node {self.node_name} added"
+                 f"{' as master candidate' if node.master_candidate else ''}")
+        return None

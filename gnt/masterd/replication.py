@@ -1,0 +1,243 @@
+"""Replication from the master: ssconf to every node, config and job queue to
+the master candidates.
+
+Every config write and every job file change is pushed before the write
+returns (so before a job reports success).  A node that misses a push is
+marked *stale*: later pushes try it again with a short timeout, and a
+background loop resynchronises it completely (config, ssconf, the live job
+files) as soon as it answers.  ``gnt-cluster verify`` reports stale nodes
+through :meth:`Replicator.stale_nodes`.
+
+Job file pushes use group commit: concurrent updates travel together in
+one RPC per candidate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from gnt.config.ssconf import compute_values
+from gnt.jqueue.store import JobStore
+from gnt.masterd.noderpc import NodeRpc
+from gnt.noded.procs.replica import encode_config
+from gnt.objects import ConfigData, Node
+
+log = logging.getLogger(__name__)
+
+PUSH_TIMEOUT = 10.0  # seconds for a node in sync
+STALE_TIMEOUT = 2.0  # seconds for a node known to have missed pushes
+RESYNC_INTERVAL = 3.0
+
+
+class Replicator:
+    """Pushes config, ssconf and job files; tracks and heals stale nodes.
+
+    ``config`` returns the live config (the master's), ``raw_config`` its
+    bytes on disk; ``store`` is the master's job store (for full resyncs).
+    """
+
+    def __init__(self, rpc: NodeRpc, config: Callable[[], ConfigData],
+                 raw_config: Callable[[], bytes], store: JobStore | None = None) -> None:
+        self._rpc = rpc
+        self._config = config
+        self._raw_config = raw_config
+        self._store = store
+        self._stale: set[str] = set()
+        self._stale_lock = threading.Lock()
+        self._cv = threading.Condition()
+        self._pending: dict[int, str] = {}
+        self._pending_archive: list[int] = []
+        self._enqueued = 0
+        self._done = 0
+        self._sending = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- which nodes ---
+    def _master_uuid(self) -> str:
+        return self._config().cluster.master_node
+
+    def _online(self, data: ConfigData) -> list[Node]:
+        return [n for n in data.nodes.values() if not n.offline]
+
+    def candidates(self, data: ConfigData | None = None) -> list[Node]:
+        """Online master candidates other than the master."""
+        data = data or self._config()
+        master = data.cluster.master_node
+        return [n for n in self._online(data) if n.master_candidate and n.uuid != master]
+
+    def stale_nodes(self) -> set[str]:
+        """UUIDs of nodes that missed a push and have not been resynchronised."""
+        with self._stale_lock:
+            return set(self._stale)
+
+    def forget(self, node_uuid: str) -> None:
+        """Stop tracking a node (removed from the cluster or set offline)."""
+        with self._stale_lock:
+            self._stale.discard(node_uuid)
+
+    def _record(self, results: dict[str, Any], what: str) -> None:
+        data = self._config()
+        with self._stale_lock:
+            for uuid, res in results.items():
+                if res.offline:
+                    continue
+                if res.fail_msg:
+                    if uuid not in self._stale:
+                        node = data.nodes.get(uuid)
+                        log.warning("Node %s missed %s: %s; marked for resync",
+                                    node.name if node else uuid, what, res.fail_msg)
+                    self._stale.add(uuid)
+
+    def _call(self, nodes: list[Node], proc: str, args: list[Any]) -> dict[str, Any]:
+        """Call ``proc`` on ``nodes``: in-sync ones with the normal timeout, stale
+        ones with a short one, all in parallel."""
+        if not nodes:
+            return {}
+        stale = self.stale_nodes()
+        fresh = [n.uuid for n in nodes if n.uuid not in stale]
+        slow = [n.uuid for n in nodes if n.uuid in stale]
+        results: dict[str, Any] = {}
+        if fresh and slow:
+            t = threading.Thread(target=lambda: results.update(
+                self._rpc.call_many(slow, proc, args, STALE_TIMEOUT)))
+            t.start()
+            results.update(self._rpc.call_many(fresh, proc, args, PUSH_TIMEOUT))
+            t.join()
+        else:
+            results.update(self._rpc.call_many(
+                fresh or slow, proc, args, PUSH_TIMEOUT if fresh else STALE_TIMEOUT))
+        return results
+
+    # --- config ---
+    def config_written(self, data: ConfigData, raw: bytes) -> None:
+        """Push a config write: ``config.data`` to candidates, ssconf to every node."""
+        values = compute_values(data)
+        wire = encode_config(raw)
+        master = data.cluster.master_node
+        online = self._online(data)
+        cands = {n.uuid for n in online if n.master_candidate and n.uuid != master}
+        with_config = [n for n in online if n.uuid in cands]
+        ssconf_only = [n for n in online if n.uuid not in cands]
+        results: dict[str, Any] = {}
+        t = threading.Thread(target=lambda: results.update(
+            self._call(ssconf_only, "config_replicate", [None, values])))
+        t.start()
+        results.update(self._call(with_config, "config_replicate", [wire, values]))
+        t.join()
+        # a stale node that accepted this push still missed earlier job files:
+        # it stays stale until the resync loop has copied everything
+        self._record(results, f"config serial {data.serial_no}")
+
+    # --- job queue ---
+    def job_updated(self, job_id: int, data: dict[str, Any]) -> None:
+        """Push one job file (waits until the candidates have it)."""
+        text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+        self._enqueue(lambda: self._pending.__setitem__(job_id, text))
+
+    def jobs_archived(self, job_ids: list[int]) -> None:
+        """Push the archiving of ``job_ids`` (waits until the candidates did it)."""
+        self._enqueue(lambda: self._pending_archive.extend(job_ids))
+
+    def _enqueue(self, add: Callable[[], None]) -> None:
+        with self._cv:
+            add()
+            self._enqueued += 1
+            ticket = self._enqueued
+            while self._done < ticket:
+                if self._sending:
+                    self._cv.wait()
+                    continue
+                self._sending = True
+                batch, self._pending = self._pending, {}
+                archive, self._pending_archive = self._pending_archive, []
+                upto = self._enqueued
+                self._cv.release()
+                try:
+                    self._send_jobs(batch, archive)
+                finally:
+                    self._cv.acquire()
+                    self._sending = False
+                    self._done = max(self._done, upto)
+                    self._cv.notify_all()
+
+    def _send_jobs(self, batch: dict[int, str], archive: list[int]) -> None:
+        cands = self.candidates()
+        if not cands:
+            return
+        if batch:
+            items = [[job_id, text] for job_id, text in sorted(batch.items())]
+            self._record(self._call(cands, "jobqueue_update", [items, max(batch)]),
+                         f"{len(items)} job updates")
+        if archive:
+            self._record(self._call(cands, "jobqueue_archive", [sorted(archive)]),
+                         f"archiving of {len(archive)} jobs")
+
+    # --- full resync ---
+    def resync(self, node_uuid: str) -> bool:
+        """Bring one node fully up to date; True on success (it is no longer stale)."""
+        data = self._config()
+        node = data.nodes.get(node_uuid)
+        if node is None or node.offline:
+            self.forget(node_uuid)
+            return True
+        is_cand = node.master_candidate and node.uuid != data.cluster.master_node
+        wire = encode_config(self._raw_config()) if is_cand else None
+        res = self._rpc.call(node_uuid, "config_replicate", [wire, compute_values(data)],
+                             STALE_TIMEOUT)
+        if res.fail_msg:
+            return False
+        if is_cand and self._store is not None and not self._copy_queue(node_uuid):
+            return False
+        with self._stale_lock:
+            self._stale.discard(node_uuid)
+        log.info("Node %s resynchronised", node.name)
+        return True
+
+    def _copy_queue(self, node_uuid: str) -> bool:
+        """Copy every live job file, holding the sender role so that no push
+        of an older state can overtake the copy."""
+        with self._cv:
+            while self._sending:
+                self._cv.wait()
+            self._sending = True
+        try:
+            assert self._store is not None
+            items = []
+            for job_id in self._store.live_ids():
+                try:
+                    items.append([job_id, self._store.live_path(job_id).read_text()])
+                except FileNotFoundError:
+                    continue
+            res = self._rpc.call(node_uuid, "jobqueue_update",
+                                 [items, self._store.read_serial() or None], PUSH_TIMEOUT)
+            return not res.fail_msg
+        finally:
+            with self._cv:
+                self._sending = False
+                self._cv.notify_all()
+
+    def mark_stale(self, node_uuid: str) -> None:
+        """Ask for a full resync of a node (e.g. a newly promoted candidate)."""
+        with self._stale_lock:
+            self._stale.add(node_uuid)
+
+    def start(self) -> None:
+        """Start the background resync loop."""
+        self._thread = threading.Thread(target=self._loop, name="resync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(RESYNC_INTERVAL):
+            for uuid in sorted(self.stale_nodes()):
+                try:
+                    self.resync(uuid)
+                except Exception:  # noqa: BLE001 - keep the loop alive
+                    log.exception("Resync of node %s failed", uuid)
