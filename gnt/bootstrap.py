@@ -20,6 +20,7 @@ from gnt import daemon_util, errors, hypervisor, netutils, paths
 from gnt.config import write_config_file
 from gnt.config.ssconf import compute_values
 from gnt.crypto.cluster import generate_cluster_crypto
+from gnt.storage.file import allow_file_storage_paths
 from gnt.objects import Cluster, ConfigData, Node, NodeGroup
 from gnt.objects.params import check_params, upgrade_beparams
 from gnt.utils.io import atomic_write
@@ -93,18 +94,6 @@ def _check(params: InitParams) -> tuple[dict[str, dict[str, Any]], dict[str, Any
     return hvparams, bep, nicp, ndp
 
 
-def _allow_file_storage_paths(dirs: list[str]) -> None:
-    """Make sure ``dirs`` are listed in ``file-storage-paths`` (Ganeti's allowlist)."""
-    p = paths.get().file_storage_paths_file
-    try:
-        lines = p.read_text().splitlines()
-    except FileNotFoundError:
-        lines = []
-    missing = [d for d in dirs if d not in {ln.strip() for ln in lines}]
-    if missing:
-        atomic_write(p, "\n".join(lines + missing) + "\n")
-
-
 def init_cluster(params: InitParams) -> ConfigData:
     """Create a new cluster with this node as master and start its daemons.
 
@@ -127,7 +116,7 @@ def init_cluster(params: InitParams) -> ConfigData:
     created_crypto: list[Any] = []
     try:
         created_crypto = generate_cluster_crypto(common_name=cluster_host.name)
-        _allow_file_storage_paths([file_dir, shared_dir])
+        allow_file_storage_paths([file_dir, shared_dir])
         p.under_root(file_dir).mkdir(parents=True, exist_ok=True)
 
         group = NodeGroup(name="default")

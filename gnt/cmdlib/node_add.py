@@ -213,8 +213,11 @@ class LUNodeAdd(LogicalUnit):
                                          timeout=30, node_name=self.node_name
                                          ).raise_on_fail(f"Cannot upload {name}")
         else:
+            cl = data.cluster
             self._join({"node_name": self.node_name, "files": cluster_files_payload(),
-                        "ssconf": compute_values(preview)}, feedback)
+                        "ssconf": compute_values(preview),
+                        "file_storage_dirs": [cl.file_storage_dir,
+                                              cl.shared_file_storage_dir]}, feedback)
             self._wait_cluster_mode()
         try:
             if self.op.readd:

@@ -40,6 +40,7 @@ from gnt.crypto import joinproof
 from gnt.crypto.x509 import KEY_EC_P256, generate_self_signed
 from gnt.noded import registry
 from gnt.noded.procs.basic import upload_allowlist, write_ssconf_files
+from gnt.storage.file import allow_file_storage_paths
 from gnt.utils.io import atomic_write
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,9 @@ def apply_payload(payload: dict[str, Any]) -> None:
     """Install the cluster's files on this node.
 
     ``payload``: ``{"node_name": str, "files": {cluster path: [base64
-    content, mode]}, "ssconf": {key: value}}``; the files must include the
+    content, mode]}, "ssconf": {key: value}, "file_storage_dirs": [dir, ...]}``
+    (the cluster's file storage directories, added to this node's
+    ``file-storage-paths`` allowlist); the files must include the
     cluster certificate (``server.pem``) and be in :func:`cluster_files`.
     Everything is checked before anything is written; the certificate is
     written last, so an interrupted join can simply be repeated.  Raises
@@ -126,6 +129,11 @@ def apply_payload(payload: dict[str, Any]) -> None:
     for d in (p.data_dir, p.run_dir, p.log_dir, p.queue_dir):
         d.mkdir(parents=True, exist_ok=True)
     write_ssconf_files(ssconf)
+    storage_dirs = [d for d in payload.get("file_storage_dirs") or [] if isinstance(d, str)]
+    if storage_dirs:
+        allow_file_storage_paths(storage_dirs)
+        for d in storage_dirs:
+            p.under_root(d).mkdir(parents=True, exist_ok=True)
     for target, data, mode in files:
         atomic_write(target, data, mode=mode)
     log.info("Joined the cluster as %s (%d files written)", me, len(files))

@@ -22,6 +22,7 @@ from pathlib import Path
 from gnt import constants as C
 from gnt import errors, paths
 from gnt.storage.base import BlockDev, BlockDevInfo, BlockDevSpec
+from gnt.utils.io import atomic_write
 
 MIB = 1024 * 1024
 
@@ -268,3 +269,15 @@ class FileStorage(BlockDev):
 
 
 BLOCKDEV_CLASS = FileStorage
+
+
+def allow_file_storage_paths(dirs: list[str]) -> None:
+    """Make sure ``dirs`` are listed in ``file-storage-paths`` (Ganeti's allowlist)."""
+    p = paths.get().file_storage_paths_file
+    try:
+        lines = p.read_text().splitlines()
+    except FileNotFoundError:
+        lines = []
+    missing = [d for d in dirs if d not in {ln.strip() for ln in lines}]
+    if missing:
+        atomic_write(p, "\n".join(lines + missing) + "\n")
