@@ -110,12 +110,20 @@ class LUClusterRedistConf(NoHooksLU):
         self.share_all()
 
     def exec(self, feedback: FeedbackFn) -> Any:
-        online = [n.uuid for n in self.cfg.nodes.values() if not n.offline]
-        values = compute_values(self.cfg)
-        for uuid, res in self.ctx.rpc.write_ssconf_files(online, values).items():
-            if res.fail_msg:
-                self.log_warning(f"Could not update ssconf on node "
-                                 f"{self.cfg.get_node(uuid).name}: {res.fail_msg}")
+        """Full resync of every online node (config and job queue on candidates)."""
+        replicator = self.ctx.extra.get("replicator")
+        online = [n for n in self.cfg.nodes.values()
+                  if not n.offline and n.uuid != self.cfg.cluster.master_node]
+        if replicator is None:  # no replication (embedded use): ssconf only
+            online_uuids = [n.uuid for n in self.cfg.nodes.values() if not n.offline]
+            results = self.ctx.rpc.write_ssconf_files(online_uuids, compute_values(self.cfg))
+            failed = [u for u, r in results.items() if r.fail_msg]
+        else:
+            replicator.config_written(self.cfg, self.ctx.cfg.raw())
+            failed = [n.uuid for n in online if not replicator.resync(n.uuid)]
+        for uuid in failed:
+            self.log_warning(f"Could not update node {self.cfg.get_node(uuid).name}; it will"
+                             " be retried when it answers")
         return None
 
 

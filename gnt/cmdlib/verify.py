@@ -11,6 +11,8 @@ from typing import Any
 
 from gnt import constants as C
 from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, NoHooksLU
+from gnt.config.ssconf import compute_values
+from gnt.masterd.noderpc import TMO_FAST
 from gnt.opcodes.cluster import OpClusterVerify, OpClusterVerifyConfig, OpClusterVerifyGroup
 
 # (item type, code) as Ganeti's cluster-verify error codes
@@ -23,6 +25,7 @@ ENODERPC = ("node", "ENODERPC")
 ENODEVERSION = ("node", "ENODEVERSION")
 ENODEORPHANINSTANCE = ("node", "ENODEORPHANINSTANCE")
 ENODEHV = ("node", "ENODEHV")
+ENODEFILECHECK = ("node", "ENODEFILECHECK")
 
 
 class _VerifyLU(NoHooksLU):
@@ -151,6 +154,7 @@ class LUClusterVerifyGroup(_VerifyLU):
                 self._error(ENODEHV, node.name, f"cannot list instances: {lres.fail_msg}")
                 continue
             reachable[node.uuid] = lres.data or {}
+        self._verify_replicas(cfg, [n for n in online if n.uuid in reachable], feedback)
         feedback("* Verifying instance status")
         by_name = {i.name: i for i in cfg.instances.values()}
         for inst in sorted(cfg.instances.values(), key=lambda i: i.name):
@@ -176,3 +180,27 @@ class LUClusterVerifyGroup(_VerifyLU):
                     self._error(ENODEORPHANINSTANCE, cfg.nodes[uuid].name,
                                 f"instance {name}, should not run on this node")
         return not self.bad
+
+    def _verify_replicas(self, cfg: Any, nodes: list[Any], feedback: FeedbackFn) -> None:
+        """ssconf files on every node and config replicas on candidates match the master's."""
+        feedback("* Verifying configuration file consistency")
+        expected = compute_values(cfg)
+        master = cfg.cluster.master_node
+        states = self.ctx.rpc.call_many([n.uuid for n in nodes], "node_replica_state", [],
+                                        TMO_FAST)
+        for node in sorted(nodes, key=lambda n: n.name):
+            res = states[node.uuid]
+            if res.fail_msg:
+                self._error(ENODERPC, node.name, f"cannot read its replicas: {res.fail_msg}")
+                continue
+            have = res.data.get("ssconf") or {}
+            bad = sorted(k for k, v in expected.items() if have.get(k, "").strip() != v.strip())
+            if bad:
+                self._error(ENODEFILECHECK, node.name, "ssconf file(s) differ from the"
+                            f" master's: {', '.join('ssconf_' + k for k in bad)}")
+            if node.master_candidate and node.uuid != master:
+                serial = res.data.get("config_serial")
+                if serial != cfg.serial_no:
+                    self._error(ENODEFILECHECK, node.name, "configuration replica is at serial"
+                                f" {serial}, the master's at {cfg.serial_no} (not yet"
+                                " resynchronised)")

@@ -80,6 +80,11 @@ class ConfigWriter:
     def lock(self) -> threading.RLock:
         return self._lock
 
+    def raw(self) -> bytes:
+        """``config.data`` as last written."""
+        with self._lock:
+            return self._path.read_bytes()
+
     def serial_no(self) -> int:
         return self._data.serial_no
 

@@ -95,7 +95,6 @@ def serve(opts: argparse.Namespace, readiness: Readiness) -> None:
     address = opts.bind or netutils.my_host().ip
     token = opts.join_token
     if token is not None:
-        check_not_member()
         if not _serve_join_mode(token, address, opts, readiness):
             return
     server = NodeServer(address, opts.port, cert_file=paths.get().noded_cert_file,
@@ -107,12 +106,14 @@ def serve(opts: argparse.Namespace, readiness: Readiness) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
-    if opts.join_token_file:  # read before detaching: the token may come on stdin
-        try:
+    try:
+        if opts.join_token_file:  # read before detaching: the token may come on stdin
             opts.join_token = read_token(opts.join_token_file)
-        except GntError as err:
-            print(f"gnt-noded: {err}", file=sys.stderr)
-            return 1
+        if opts.join_token is not None:
+            check_not_member()
+    except GntError as err:
+        print(f"gnt-noded: {err}", file=sys.stderr)
+        return 1
     return run_daemon(NAME, LOG_NAME, lambda readiness: serve(opts, readiness),
                       foreground=opts.foreground, debug=opts.debug)
 

@@ -92,6 +92,20 @@ def config_serial() -> int | None:
     return local_config_serial()
 
 
+@procedure("node_replica_state")
+def node_replica_state() -> dict[str, Any]:
+    """For ``gnt-cluster verify``: ``{"config_serial": int or None,
+    "ssconf": {key: content}}`` as found on this node."""
+    p = paths.get()
+    values = {}
+    for f in p.data_dir.glob("ssconf_*"):
+        try:
+            values[f.name[len("ssconf_"):]] = f.read_text()
+        except OSError:
+            continue
+    return {"config_serial": local_config_serial(), "ssconf": values}
+
+
 @procedure("config_fetch")
 def config_fetch() -> str | None:
     """This node's ``config.data`` in wire form (None without one)."""
