@@ -108,6 +108,12 @@ class Paths:
         return self.data_dir / "server.pem"
 
     @cached_property
+    def cluster_cert_rollover_file(self) -> Path:
+        """The next cluster certificate (no key), trusted alongside ``server.pem``
+        while ``gnt-cluster renew-crypto`` rolls it out."""
+        return self.data_dir / "server-rollover.pem"
+
+    @cached_property
     def noded_client_cert_file(self) -> Path:
         return self.data_dir / "client.pem"
 

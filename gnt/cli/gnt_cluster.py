@@ -8,7 +8,7 @@ from typing import Any
 
 from gnt import bootstrap, errors
 from gnt import constants as C
-from gnt.cli import cluster_master
+from gnt.cli import cluster_crypto, cluster_master
 from gnt.cli import options as O
 from gnt.cli.base import ARGS_NONE, ARGS_ONE, Command, get_client, run
 from gnt.cli.jobs import poll_job, submit_opcode
@@ -292,6 +292,7 @@ COMMANDS = {
                            "Forces a push of the configuration file and ssconf files to the"
                            " nodes in the cluster"),
     **cluster_master.COMMANDS,
+    **cluster_crypto.COMMANDS,
 }
 
 

@@ -2,12 +2,16 @@
 
 from gnt.cmdlib import (  # noqa: F401
     cluster,
+    group,
     instance_create,
     instance_ops,
     instance_query,
     node,
     node_add,
+    node_query,
     os,
+    renew_crypto,
+    tags,
     test,
     verify,
 )

@@ -73,8 +73,12 @@ class TrustStore:
 
     @classmethod
     def cluster(cls, cert_file: str | os.PathLike[str] | None = None) -> TrustStore:
-        """Trust the cluster certificate (default: this root's ``server.pem``)."""
-        return cls.from_files(cert_file or paths.get().noded_cert_file)
+        """Trust the cluster certificate (default: this root's ``server.pem``),
+        plus the next one while a renewal rolls it out."""
+        p = paths.get()
+        cert = Path(cert_file) if cert_file else p.noded_cert_file
+        rollover = cert.parent / p.cluster_cert_rollover_file.name
+        return cls.from_files(cert, *([rollover] if rollover.exists() else []))
 
     def load_into(self, ctx: ssl.SSLContext) -> None:
         """Make ``ctx`` require a peer certificate chaining to the anchors."""
@@ -129,3 +133,34 @@ def client_context(cert_file: str | os.PathLike[str], trust: TrustStore) -> ssl.
     _load_chain(ctx, cert_file)
     trust.load_into(ctx)
     return ctx
+
+
+class ReloadableServerContext:
+    """A server TLS context whose certificate and trust can be replaced while
+    the server runs (``gnt-cluster renew-crypto`` without downtime).
+
+    :attr:`context` is what the server listens with; at each handshake its
+    ``sni_callback`` (called by OpenSSL with or without SNI) switches the
+    connection to the current context, which :meth:`reload` rebuilds from
+    the files.  Raises :class:`errors.ConfigurationError` like
+    :func:`server_context`.
+    """
+
+    def __init__(self, cert_file: str | os.PathLike[str],
+                 trust: Callable[[], TrustStore]) -> None:
+        self._cert_file = cert_file
+        self._trust = trust
+        self.trust_store = trust()
+        self.current = server_context(cert_file, self.trust_store)
+        self.context = server_context(cert_file, self.trust_store)
+        self.context.sni_callback = self._switch
+
+    def _switch(self, ssl_object: ssl.SSLObject, _name: str | None,
+                _ctx: ssl.SSLContext) -> None:
+        ssl_object.context = self.current
+
+    def reload(self) -> None:
+        """Load the certificate and trust files again (new connections use them)."""
+        trust = self._trust()
+        self.current = server_context(self._cert_file, trust)
+        self.trust_store = trust

@@ -21,6 +21,7 @@ from gnt import constants, netutils, paths
 from gnt.errors import GntError
 from gnt.daemon import Readiness, on_terminate, run_daemon
 from gnt.noded import registry
+from gnt.noded.procs import crypto as crypto_procs
 from gnt.noded.join import JoinMode, check_not_member, read_token
 from gnt.noded.server import DEFAULT_WORKERS, NodeServer
 
@@ -100,6 +101,8 @@ def serve(opts: argparse.Namespace, readiness: Readiness) -> None:
     server = NodeServer(address, opts.port, cert_file=paths.get().noded_cert_file,
                         workers=opts.max_clients)
     server.prepare()
+    if server.tls is not None:
+        crypto_procs.reload_hook = server.tls.reload
     on_terminate(lambda _sig: server.stop())
     server.serve(on_ready=None if readiness.reported else readiness.ready)
 

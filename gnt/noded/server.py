@@ -47,7 +47,7 @@ from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gnt import constants, errors, paths
-from gnt.crypto.tls import TrustStore, server_context
+from gnt.crypto.tls import ReloadableServerContext, TrustStore
 from gnt.noded import registry
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,8 @@ class NodeServer:
         self._ssl_context = ssl_context
         self._accept_peer = accept_peer
         self._lookup = lookup
+        #: the reloadable TLS material of a normal-mode server (see prepare)
+        self.tls: ReloadableServerContext | None = None
         self._sock: socket.socket | None = None
         self._server: _Uvicorn | None = None
         self._stop_requested = False
@@ -221,9 +223,12 @@ class NodeServer:
             ctx = self._ssl_context
             accepts = self._accept_peer or (lambda _der: True)
         else:
-            trust = self._trust or TrustStore.cluster(self.cert_file)
-            ctx = server_context(self.cert_file, trust)
-            accepts = trust.accepts
+            fixed = self._trust
+            reloadable = ReloadableServerContext(
+                self.cert_file, lambda: fixed or TrustStore.cluster(self.cert_file))
+            self.tls = reloadable
+            ctx = reloadable.context
+            accepts = lambda der: reloadable.trust_store.accepts(der)  # noqa: E731
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
         # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted
         # sockets whose proto says TCP, and without it every reply waits ~40 ms

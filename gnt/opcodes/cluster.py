@@ -103,3 +103,30 @@ class OpClusterRedistConf(OpCode):
     """Push the config and ssconf to every node again."""
 
     OP_ID = "OP_CLUSTER_REDIST_CONF"
+
+
+class OpClusterRenewCrypto(OpCode):
+    """Renew the cluster's crypto material on every node.
+
+    Ganeti's parameters are ``node_certificates`` and ``ssh_keys``; gnt
+    adds the pieces Ganeti's CLI renews by copying files over SSH:
+    ``new_cluster_certificate``, ``new_rapi_certificate`` or
+    ``rapi_certificate`` (a PEM key + certificate), ``new_confd_hmac_key``,
+    ``new_cluster_domain_secret`` or ``cluster_domain_secret``.  gnt's node
+    daemons authenticate with the cluster certificate, so
+    ``node_certificates`` renews it too.
+    """
+
+    OP_ID = "OP_CLUSTER_RENEW_CRYPTO"
+    node_certificates: bool = False
+    ssh_keys: bool = False
+    ssh_key_type: str | None = None
+    ssh_key_bits: int | None = None
+    verbose: bool = False
+    debug: bool = False
+    new_cluster_certificate: bool = False
+    new_rapi_certificate: bool = False
+    rapi_certificate: str | None = None
+    new_confd_hmac_key: bool = False
+    new_cluster_domain_secret: bool = False
+    cluster_domain_secret: str | None = None

@@ -236,3 +236,32 @@ def test_master_failover_after_kill(tmp_path: Path) -> None:
         assert res.code != 0 and "already the master" in res.err
     finally:
         c.destroy()
+
+
+def test_renew_crypto_without_downtime(cluster: TestCluster, tmp_path: Path) -> None:
+    from gnt.rpc.client import RpcClient
+
+    c = cluster
+    data = c.node_root("node1") / "var/lib/ganeti"
+    old_pem = (data / "server.pem").read_bytes()
+    old_hmac = (data / "hmac.key").read_text()
+    (tmp_path / "old.pem").write_bytes(old_pem)
+    _add_instance(c, "inst4", "node2")
+    c.ok("gnt-instance", "start", "inst4")
+    c.ok("gnt-cluster", "renew-crypto", "-f", "--new-cluster-certificate",
+         "--new-confd-hmac-key", "--new-rapi-certificate")
+    new_pem = (data / "server.pem").read_bytes()
+    assert new_pem != old_pem and (data / "hmac.key").read_text() != old_hmac
+    for n in NODES:
+        d = c.node_root(n) / "var/lib/ganeti"
+        assert (d / "server.pem").read_bytes() == new_pem
+        assert not (d / "server-rollover.pem").exists()
+    # the cluster works on with the new certificate, the instance never stopped
+    assert c.run("gnt-cluster", "verify").code == 0
+    out = c.ok("gnt-instance", "list", "--no-headers", "-o", "name,status", "inst4")
+    assert out.split() == ["inst4", "running"]
+    # the old certificate no longer opens any node daemon
+    with RpcClient(cert_file=tmp_path / "old.pem") as old:
+        res = old.call(c.address("node2"), "version", [], timeout=5)
+    assert res.fail_msg
+    c.ok("gnt-instance", "remove", "-f", "inst4")
