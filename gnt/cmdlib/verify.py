@@ -184,6 +184,9 @@ class LUClusterVerifyGroup(_VerifyLU):
     def _verify_replicas(self, cfg: Any, nodes: list[Any], feedback: FeedbackFn) -> None:
         """ssconf files on every node and config replicas on candidates match the master's."""
         feedback("* Verifying configuration file consistency")
+        replicator = self.ctx.extra.get("replicator")
+        if replicator is not None:
+            replicator.flush_ssconf()
         expected = compute_values(cfg)
         master = cfg.cluster.master_node
         states = self.ctx.rpc.call_many([n.uuid for n in nodes], "node_replica_state", [],

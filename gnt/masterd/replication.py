@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 PUSH_TIMEOUT = 10.0  # seconds for a node in sync
 STALE_TIMEOUT = 2.0  # seconds for a node known to have missed pushes
 RESYNC_INTERVAL = 3.0
+#: ssconf keys whose change alone reaches non-candidate nodes in the
+#: background (they change with every instance add/remove); every other
+#: change is pushed before the config write returns
+LAZY_SSCONF_KEYS = frozenset({"instance_list"})
 
 
 class Replicator:
@@ -56,6 +60,9 @@ class Replicator:
         self._sending = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._ssconf_cv = threading.Condition()
+        self._ssconf_wanted: dict[str, str] | None = None
+        self._ssconf_pushed: dict[str, str] | None = None
 
     # --- which nodes ---
     def _master_uuid(self) -> str:
@@ -115,7 +122,9 @@ class Replicator:
 
     # --- config ---
     def config_written(self, data: ConfigData, raw: bytes) -> None:
-        """Push a config write: ``config.data`` to candidates, ssconf to every node."""
+        """Push a config write: ``config.data`` and ssconf to the candidates before
+        returning; ssconf to the other nodes too when a key other than
+        :data:`LAZY_SSCONF_KEYS` changed, else by the background pusher."""
         values = compute_values(data)
         wire = encode_config(raw)
         master = data.cluster.master_node
@@ -123,15 +132,56 @@ class Replicator:
         cands = {n.uuid for n in online if n.master_candidate and n.uuid != master}
         with_config = [n for n in online if n.uuid in cands]
         ssconf_only = [n for n in online if n.uuid not in cands]
+        with self._ssconf_cv:
+            last = self._ssconf_pushed
+            lazy = last is not None and all(
+                values.get(k) == last.get(k) for k in set(values) | set(last)
+                if k not in LAZY_SSCONF_KEYS)
+            self._ssconf_wanted = values
+            if lazy and self._thread is not None:
+                self._ssconf_cv.notify_all()
         results: dict[str, Any] = {}
-        t = threading.Thread(target=lambda: results.update(
-            self._call(ssconf_only, "config_replicate", [None, values])))
-        t.start()
+        t = None
+        if not (lazy and self._thread is not None):
+            t = threading.Thread(target=lambda: results.update(
+                self._call(ssconf_only, "config_replicate", [None, values])))
+            t.start()
         results.update(self._call(with_config, "config_replicate", [wire, values]))
-        t.join()
+        if t is not None:
+            t.join()
+            with self._ssconf_cv:
+                if self._ssconf_wanted is values:
+                    self._ssconf_pushed = values
         # a stale node that accepted this push still missed earlier job files:
         # it stays stale until the resync loop has copied everything
         self._record(results, f"config serial {data.serial_no}")
+
+    def flush_ssconf(self, timeout: float = 30.0) -> bool:
+        """Wait until the latest ssconf values reached the non-candidate nodes."""
+        with self._ssconf_cv:
+            return self._ssconf_cv.wait_for(
+                lambda: self._ssconf_wanted is None or self._ssconf_pushed is
+                self._ssconf_wanted, timeout)
+
+    def _ssconf_loop(self) -> None:
+        while not self._stop.is_set():
+            with self._ssconf_cv:
+                self._ssconf_cv.wait_for(
+                    lambda: self._stop.is_set() or (self._ssconf_wanted is not None and
+                                                    self._ssconf_pushed is not
+                                                    self._ssconf_wanted), 1.0)
+                values = self._ssconf_wanted
+                if values is None or values is self._ssconf_pushed:
+                    continue
+            data = self._config()
+            master = data.cluster.master_node
+            others = [n for n in self._online(data)
+                      if not (n.master_candidate and n.uuid != master)]
+            self._record(self._call(others, "config_replicate", [None, values]),
+                         "an ssconf update")
+            with self._ssconf_cv:
+                self._ssconf_pushed = values
+                self._ssconf_cv.notify_all()
 
     # --- job queue ---
     def job_updated(self, job_id: int, data: dict[str, Any]) -> None:
@@ -230,9 +280,12 @@ class Replicator:
         """Start the background resync loop."""
         self._thread = threading.Thread(target=self._loop, name="resync", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._ssconf_loop, name="ssconf-push", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
+        with self._ssconf_cv:
+            self._ssconf_cv.notify_all()
 
     def _loop(self) -> None:
         while not self._stop.wait(RESYNC_INTERVAL):
