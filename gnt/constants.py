@@ -309,3 +309,50 @@ SSCONF_KEYS = (
     "release_version", "hypervisor_list", "maintain_node_health", "uid_pool", "nodegroups",
     "networks", "enabled_user_shutdown",
 )
+
+# ---------------------------------------------------------------------------
+# tags (Ganeti's object kinds and limits)
+TAG_CLUSTER = "cluster"
+TAG_NODEGROUP = "nodegroup"
+TAG_NODE = "node"
+TAG_INSTANCE = "instance"
+TAG_NETWORK = "network"
+VALID_TAG_TYPES = (TAG_CLUSTER, TAG_NODEGROUP, TAG_NODE, TAG_INSTANCE, TAG_NETWORK)
+MAX_TAG_LEN = 128
+MAX_TAGS_PER_OBJ = 4096
+
+# node group allocation policies
+ALLOC_POLICY_PREFERRED = "preferred"
+ALLOC_POLICY_LAST_RESORT = "last_resort"
+ALLOC_POLICY_UNALLOCABLE = "unallocable"
+VALID_ALLOC_POLICIES = (ALLOC_POLICY_PREFERRED, ALLOC_POLICY_LAST_RESORT,
+                        ALLOC_POLICY_UNALLOCABLE)
+
+# storage unit types (``gnt-node list-storage -t``) and the storage of each disk template
+ST_FILE = "file"
+ST_SHARED_FILE = "sharedfile"
+ST_GLUSTER = "gluster"
+ST_LVM_PV = "lvm-pv"
+ST_LVM_VG = "lvm-vg"
+ST_DISKLESS = "diskless"
+ST_BLOCK = "blockdev"
+ST_RADOS = "rados"
+ST_EXT = "ext"
+STORAGE_TYPES = (ST_FILE, ST_SHARED_FILE, ST_GLUSTER, ST_LVM_PV, ST_LVM_VG, ST_DISKLESS,
+                 ST_BLOCK, ST_RADOS, ST_EXT)
+#: storage types whose units can be listed and report their space
+STS_REPORT_NODE_STORAGE = (ST_FILE, ST_SHARED_FILE, ST_LVM_PV, ST_LVM_VG)
+MAP_DISK_TEMPLATE_STORAGE_TYPE: dict[str, str] = {
+    DT_FILE: ST_FILE, DT_SHARED_FILE: ST_SHARED_FILE, DT_GLUSTER: ST_GLUSTER,
+    DT_PLAIN: ST_LVM_VG, DT_DRBD8: ST_LVM_VG, DT_DISKLESS: ST_DISKLESS, DT_BLOCK: ST_BLOCK,
+    DT_RBD: ST_RADOS, DT_EXT: ST_EXT,
+}
+# storage unit fields
+SF_NODE = "node"
+SF_TYPE = "type"
+SF_NAME = "name"
+SF_SIZE = "size"
+SF_USED = "used"
+SF_FREE = "free"
+SF_ALLOCATABLE = "allocatable"
+VALID_STORAGE_FIELDS = (SF_NODE, SF_TYPE, SF_NAME, SF_SIZE, SF_USED, SF_FREE, SF_ALLOCATABLE)

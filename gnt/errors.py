@@ -154,6 +154,12 @@ class CommandError(GntError):
     default_ecode = ECODE_ENVIRON
 
 
+class TagError(GntError):
+    """A tag is invalid (characters, length), too many tags, or not found."""
+
+    default_ecode = ECODE_INVAL
+
+
 _BY_NAME: dict[str, type[GntError]] = {}
 
 

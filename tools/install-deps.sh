@@ -18,6 +18,8 @@ PACKAGES=(
   e2fsprogs         # mkfs.ext4 (test guest disk images)
   gzip
   iproute2          # ip: tap devices on bridges for kvm NICs
+  ganeti-htools-3.0 # Ganeti's htools: the reference for gnt's htools (compat tests, bench)
+  python3-ganeti-rapi  # Ganeti's RAPI client: compat test of gnt-rapi
   "$@"
 )
 

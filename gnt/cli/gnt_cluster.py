@@ -13,6 +13,7 @@ from gnt.cli import options as O
 from gnt.cli.base import ARGS_NONE, ARGS_ONE, Command, get_client, run
 from gnt.cli.jobs import poll_job, submit_opcode
 from gnt.cli.output import format_generic_info, to_stdout
+from gnt.cli.tags import tag_commands
 from gnt.config import ssconf
 from gnt.opcodes import cluster as ops
 
@@ -293,6 +294,7 @@ COMMANDS = {
                            " nodes in the cluster"),
     **cluster_master.COMMANDS,
     **cluster_crypto.COMMANDS,
+    **tag_commands(C.TAG_CLUSTER),
 }
 
 

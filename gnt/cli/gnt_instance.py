@@ -16,6 +16,7 @@ from gnt.cli.confirm import ask_user
 from gnt.cli.jobs import submit_many, submit_opcode
 from gnt.cli.output import format_generic_info, to_stdout
 from gnt.cli.table import generic_list, generic_list_fields
+from gnt.cli.tags import tag_commands
 from gnt.opcodes import instance as ops
 from gnt.query.instance import DEFAULT_FIELDS
 
@@ -317,6 +318,7 @@ COMMANDS = {
                            "[fields...]", "Lists all available fields for instances"),
     "console": Command(console, ARGS_ONE_INSTANCE, [SHOWCMD_OPT],
                        "[--show-cmd] <instance>", "Opens a console on the specified instance"),
+    **tag_commands(C.TAG_INSTANCE),
 }
 
 

@@ -184,6 +184,11 @@ class LUNodeSetParams(LogicalUnit):
                 setf("drained", op.drained)
             if op.master_candidate is not None:
                 setf("master_candidate", op.master_candidate)
+            for flag in _ROLE_FLAGS:  # setting one role flag clears the others
+                if getattr(op, flag):
+                    for other in _ROLE_FLAGS:
+                        if other != flag:
+                            setf(other, False)
             if node.master_candidate and not can_be_candidate(node):
                 setf("master_candidate", False)
             if was_offline and not node.offline and not node.master_candidate \

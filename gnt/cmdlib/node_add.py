@@ -27,7 +27,7 @@ from typing import Any
 
 from gnt import constants as C
 from gnt import errors, netutils, paths
-from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
+from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, LogicalUnit
 from gnt.cmdlib.candidates import candidate_stats
 from gnt.config.ssconf import compute_values
 from gnt.crypto.joinproof import new_token
@@ -107,6 +107,8 @@ class LUNodeAdd(LogicalUnit):
         self.node_uuid = existing.uuid if existing else str(uuidlib.uuid4())
         if existing is None:
             self.add_locks = {Level.NODE: [self.node_uuid], Level.NODE_RES: [self.node_uuid]}
+        self.needed_locks = {Level.NODEGROUP: ALL_SET}  # the target group must not go away
+        self.share_locks = {Level.NODEGROUP: True}
 
     def check_prereq(self) -> None:
         data = self.cfg

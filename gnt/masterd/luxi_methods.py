@@ -7,6 +7,7 @@ from typing import Any
 
 from gnt import errors
 from gnt.cmdlib.cluster import cluster_info
+from gnt.cmdlib.tags import tag_target
 from gnt.luxi import protocol as P
 from gnt.masterd import queries
 from gnt.masterd.context import MasterContext
@@ -58,21 +59,7 @@ def methods(ctx: MasterContext) -> dict[str, Callable[..., Any]]:
         return out
 
     def query_tags(kind: str, name: str) -> list[str]:
-        cfg = ctx.cfg.data
-        if kind == "cluster":
-            return sorted(cfg.cluster.tags)
-        obj: Any = None
-        if kind == "instance":
-            obj = cfg.instance_by_name(name)
-        elif kind == "node":
-            obj = cfg.node_by_name(name)
-        elif kind == "nodegroup":
-            obj = cfg.group_by_name(name)
-        else:
-            raise errors.OpPrereqError(f"Invalid tag kind '{kind}'", errors.ECODE_INVAL)
-        if obj is None:
-            raise errors.OpPrereqError(f"{kind} '{name}' not known", errors.ECODE_NOENT)
-        return sorted(obj.tags)
+        return sorted(tag_target(ctx.cfg.data, kind, name or None).tags)
 
     return {
         P.REQ_SUBMIT_JOB: lambda ops: q.submit(_ops(ops)),

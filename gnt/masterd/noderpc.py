@@ -118,3 +118,21 @@ class NodeRpc:
                          [spec.model_dump(mode="json"),
                           [b.model_dump(mode="json") for b in bdevs], reinstall, debug,
                           primary_node], TMO_SLOW * 2)
+
+    # --- storage (gnt-node volumes / list-storage, node live data) ---
+    # (procedures in gnt.noded.procs.storage; sizes in MiB)
+    def storage_space(self, node_uuids: Iterable[str], units: list[list[str]]
+                      ) -> dict[str, RpcResult]:
+        """Space of the storage units ``[type, name]`` on each node."""
+        return self.call_many(node_uuids, "storage_space", [units], TMO_FAST)
+
+    def storage_list(self, node_uuids: Iterable[str], storage_type: str, units: list[str],
+                     name: str | None, fields: list[str]) -> dict[str, RpcResult]:
+        """Rows of ``fields`` for the storage units of ``storage_type`` on each node."""
+        return self.call_many(node_uuids, "storage_list",
+                              [storage_type, units, name, fields], TMO_NORMAL)
+
+    def node_volumes(self, node_uuids: Iterable[str], directories: list[str]
+                     ) -> dict[str, RpcResult]:
+        """The disk files below the file storage ``directories`` on each node."""
+        return self.call_many(node_uuids, "node_volumes", [directories], TMO_NORMAL)

@@ -1,7 +1,8 @@
 """Read-only queries answered by the master without a job (``Query`` over LUXI).
 
 Instance and node queries read the config and, only when a requested field
-needs it, ask the nodes for live data in parallel.
+(or the filter) needs it, ask the nodes for live data in parallel; group
+queries read the config only.
 """
 
 from __future__ import annotations
@@ -9,15 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from gnt import errors
+from gnt.cmdlib.node_query import default_storage_unit
 from gnt.masterd.context import MasterContext
 from gnt.objects import ConfigData
 from gnt.query import base as qbase
+from gnt.query import group as qgroup
 from gnt.query import instance as qinst
 from gnt.query import job as qjob
 from gnt.query import node as qnode
 from gnt.query import osq
 
-RESOURCES = ("instance", "node", "os", "job", "cluster")
+RESOURCES = ("instance", "node", "group", "os", "job", "cluster")
 
 
 def _live_instances(ctx: MasterContext, cfg: ConfigData) -> qinst.InstanceQueryContext:
@@ -34,23 +37,40 @@ def _live_instances(ctx: MasterContext, cfg: ConfigData) -> qinst.InstanceQueryC
     return qctx
 
 
-def _live_nodes(ctx: MasterContext, cfg: ConfigData) -> qnode.NodeQueryContext:
+def _live_nodes(ctx: MasterContext, cfg: ConfigData, wanted: set[str]
+                ) -> qnode.NodeQueryContext:
+    """Live values of every online node, asking only for what ``wanted`` needs:
+    the hypervisor's view (``node_info``) and/or the default storage unit's
+    space (``storage_space``).  A node whose call fails goes to ``bad_nodes``."""
     qctx = qnode.NodeQueryContext(cfg=cfg, have_live=True)
     online = [n.uuid for n in cfg.nodes.values() if not n.offline]
-    hv = cfg.cluster.default_hypervisor
-    for uuid, res in ctx.rpc.node_info(online, [hv]).items():
-        if res.fail_msg or not res.data:
-            continue
-        d = res.data
-        hvd = d["hv"][hv]
-        storage = d.get("storage") or {}
-        qctx.live[uuid] = {
-            "mtotal": hvd["memory_total"], "mnode": hvd["memory_dom0"],
-            "mfree": hvd["memory_free"], "ctotal": hvd["cpu_total"],
-            "cnodes": hvd.get("cpu_nodes", 1), "csockets": hvd.get("cpu_sockets", 1),
-            "cnos": hvd.get("cpu_dom0", 0), "bootid": d.get("bootid"),
-            "dtotal": storage.get("total"), "dfree": storage.get("free"),
-        }
+    if not online:
+        return qctx
+    live: dict[str, dict[str, Any]] = {u: {} for u in online}
+    if wanted & qnode.HV_LIVE_FIELDS:
+        hv = cfg.cluster.default_hypervisor
+        for uuid, res in ctx.rpc.node_info(online, [hv]).items():
+            if res.fail_msg or not res.data:
+                qctx.bad_nodes.add(uuid)
+                continue
+            hvd = res.data.get("hv", {}).get(hv) or {}
+            live[uuid].update({
+                "mtotal": hvd.get("memory_total"), "mnode": hvd.get("memory_dom0"),
+                "mfree": hvd.get("memory_free"), "ctotal": hvd.get("cpu_total"),
+                "cnodes": hvd.get("cpu_nodes"), "csockets": hvd.get("cpu_sockets"),
+                "cnos": hvd.get("cpu_dom0"), "bootid": res.data.get("bootid"),
+            })
+    unit = default_storage_unit(cfg.cluster)
+    if wanted & qnode.STORAGE_LIVE_FIELDS and unit is not None:
+        for uuid, res in ctx.rpc.storage_space(online, [unit]).items():
+            if res.fail_msg or not res.data:
+                qctx.bad_nodes.add(uuid)
+                continue
+            space = res.data[0]
+            # spindles (sptotal/spfree) only come with LVM exclusive storage
+            live[uuid].update({"dtotal": space.get("storage_size"),
+                               "dfree": space.get("storage_free")})
+    qctx.live = live
     return qctx
 
 
@@ -87,10 +107,16 @@ def query(ctx: MasterContext, what: str, fields: list[str], qfilter: Any) -> dic
             qfilter, qinst.LIVE_FIELDS) else qinst.InstanceQueryContext(cfg=cfg))
         return qbase.run_query(qinst.TABLE, fields, qctx, items, qfilter)
     if what == "node":
-        items = sorted(cfg.nodes.values(), key=lambda n: n.name)
-        need = any(f in qnode.LIVE_FIELDS for f in fields)
-        nctx = _live_nodes(ctx, cfg) if need else qnode.NodeQueryContext(cfg=cfg)
-        return qbase.run_query(qnode.TABLE, fields, nctx, items, qfilter)
+        with ctx.cfg.lock:
+            nodes = sorted(cfg.nodes.values(), key=lambda n: n.name)
+        wanted = qnode.live_fields_needed(fields, qfilter)
+        nctx = (_live_nodes(ctx, cfg, wanted) if wanted
+                else qnode.NodeQueryContext(cfg=cfg))
+        return qbase.run_query(qnode.TABLE, fields, nctx, nodes, qfilter)
+    if what == "group":
+        with ctx.cfg.lock:
+            groups = sorted(cfg.nodegroups.values(), key=lambda g: g.name)
+        return qbase.run_query(qgroup.TABLE, fields, cfg, groups, qfilter)
     if what == "os":
         return qbase.run_query(osq.TABLE, fields, None, collect_os(ctx, cfg), qfilter)
     if what == "job":
@@ -106,7 +132,7 @@ def _filter_live(qfilter: Any, live: set[str]) -> bool:
 def query_fields(ctx: MasterContext, what: str, fields: list[str] | None) -> dict[str, Any]:
     """Ganeti's ``QueryFields``: ``{"fields": [{name, title, kind, doc}, ...]}``."""
     tables = {"instance": qinst.TABLE, "node": qnode.TABLE, "os": osq.TABLE,
-              "job": qjob.TABLE}
+              "job": qjob.TABLE, "group": qgroup.TABLE}
     if what not in tables:
         raise errors.OpPrereqError(f"Unknown query resource '{what}'; allowed: "
                                    f"{', '.join(RESOURCES)}", errors.ECODE_INVAL)

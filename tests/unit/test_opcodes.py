@@ -41,6 +41,8 @@ def gnt_opcodes() -> dict[str, type[OpCode]]:
 
 def _sample(annotation: Any) -> Any:
     """A valid value of a required field's type."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)[0]
     if annotation is str:
         return "x1.example.com"
     if annotation is float or annotation is int:
