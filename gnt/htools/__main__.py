@@ -1,0 +1,7 @@
+"""``python -m gnt.htools <tool> [options]``."""
+
+import sys
+
+from gnt.htools.main import main
+
+sys.exit(main())

@@ -1,0 +1,223 @@
+"""Instance allocation (hspace): place new instances of a spec until none fits.
+
+For every candidate node (single-node templates) or node pair (DRBD) the
+new instance is added with Ganeti's checks (``allocateOnSingle``/
+``allocateOnPair``) and the resulting cluster score computed; the
+candidate with the lowest score wins (first in Ganeti's order on ties).
+Failures are counted per reason, as Ganeti's ``collapseFailures``.
+Tiered allocation shrinks the spec by the most frequent failure reason
+(64 MiB memory, 256 MiB disk, 1 CPU) as Ganeti's ``tieredAlloc`` does.
+
+Not implemented: the global N+1 capacity checks Ganeti applies to
+non-DRBD templates (as if ``--no-capacity-checks`` were given).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gnt.htools import nodeops
+from gnt.htools.search import Scorer
+from gnt.htools.state import ClusterState
+from gnt.htools.types import (
+    LOCAL_STORAGE_TEMPLATES,
+    UNIT_CPU,
+    UNIT_DSK,
+    UNIT_MEM,
+    DiskTemplate,
+    FailMode,
+    IPolicy,
+)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A new instance's size: memory and disk in MiB, vCPUs, spindle use."""
+
+    mem: int
+    dsk: int
+    cpu: int
+    spn: int = 1
+
+    def shrink(self, mode: FailMode) -> Spec | None:
+        if mode == FailMode.MEM:
+            v = self.mem - UNIT_MEM
+            return None if v < UNIT_MEM else Spec(v, self.dsk, self.cpu, self.spn)
+        if mode == FailMode.DISK:
+            v = self.dsk - UNIT_DSK
+            return None if v < UNIT_DSK else Spec(self.mem, v, self.cpu, self.spn)
+        if mode == FailMode.CPU:
+            v = self.cpu - UNIT_CPU
+            return None if v < UNIT_CPU else Spec(self.mem, self.dsk, v, self.spn)
+        return None
+
+
+@dataclass
+class AllocResult:
+    allocated: list[tuple[Spec, int, int]] = field(default_factory=list)  # spec, pri, sec
+    failures: dict[FailMode, int] = field(default_factory=dict)
+
+
+def _attrs(spec: Spec, template: DiskTemplate) -> dict:
+    one = np.ones((1, 1))
+    local = template in LOCAL_STORAGE_TEMPLATES
+    return {"mem": spec.mem * one.astype(np.int64), "dsk": spec.dsk * one.astype(np.int64),
+            "vcpus": spec.cpu * one.astype(np.int64), "su": spec.spn * one.astype(np.int64),
+            "spn": -one.astype(np.int64), "uses_mem": one.astype(bool),
+            "uses_sec_mem": one.astype(bool), "local": one.astype(bool) & local,
+            "online": one.astype(bool), "has_sec": one.astype(bool) &
+            (template == DiskTemplate.DRBD), "util": (one, one, one, one)}
+
+
+def policy_failure(spec: Spec, template: DiskTemplate, pol: IPolicy) -> FailMode | None:
+    """Ganeti's ``instMatchesPolicy`` for a new single-disk instance."""
+    fail = None
+    for mm in pol.minmax:
+        checks = [(spec.mem, mm.min.mem_size, mm.max.mem_size, FailMode.MEM),
+                  (spec.cpu, mm.min.cpu_count, mm.max.cpu_count, FailMode.CPU),
+                  (spec.dsk, mm.min.disk_size, mm.max.disk_size, FailMode.DISK),
+                  (1, mm.min.disk_count, mm.max.disk_count, FailMode.DISKCOUNT),
+                  (spec.spn, mm.min.spindle_use, mm.max.spindle_use, FailMode.SPINDLES)]
+        bad = next((m for v, lo, hi, m in checks if not lo <= v <= hi), None)
+        if bad is None:
+            fail = None
+            break
+        fail = fail or bad
+    if fail is None and template not in pol.disk_templates:
+        fail = FailMode.DISK
+    return fail
+
+
+class Allocator:
+    """Allocates instances on the nodes of one group, updating the state."""
+
+    def __init__(self, st: ClusterState, nodes: np.ndarray, template: DiskTemplate) -> None:
+        self.st = st
+        self.nodes = np.asarray(nodes, dtype=np.int64)
+        self.template = template
+        self.scorer = Scorer(st, self.nodes)
+        self.pair = template == DiskTemplate.DRBD
+
+    def try_alloc(self, spec: Spec) -> tuple[tuple[int, int] | None, Counter]:
+        """Best placement (primary, secondary or -1) and failure counts."""
+        st = self.st
+        online = self.nodes[~st.offline[self.nodes]]
+        fails: Counter = Counter()
+        if not len(online) or (self.pair and len(online) < 2):
+            return None, fails
+        attrs = _attrs(spec, self.template)
+        pol = st.cdata.groups[int(st.group[online[0]])].ipolicy if st.cdata.groups \
+            else st.cdata.ipolicy
+        pfail = policy_failure(spec, self.template, pol)
+        n = len(online)
+        p = online[:, None]
+        rp = {k: v.reshape(n, 1) for k, v in st.rows(online).items()}
+        zero = np.zeros((n, 1), dtype=np.int64)
+        new_p, fp = nodeops.add_pri(rp, attrs, True, zero, zero)
+        if self.pair:
+            s = online[None, :]
+            rs = {k: v.reshape(1, n) for k, v in st.rows(online).items()}
+            new_s, fs = nodeops.add_sec(rs, attrs, True, st.peers[s, p])
+            codes = np.where(fp > 0, fp, fs)
+            valid = p != s
+            roles = {"P": (p, new_p, rp), "S": (s, new_s, rs)}
+            shape = (n, n)
+        else:
+            codes = fp
+            valid = np.ones((n, 1), dtype=bool)
+            roles = {"P": (p, new_p, rp)}
+            shape = (n, 1)
+        codes = np.broadcast_to(codes, shape)
+        valid = np.broadcast_to(valid, shape)
+        if pfail is not None:
+            fails[pfail] += int(valid.sum())
+            return None, fails
+        for code, cnt in zip(*np.unique(codes[valid & (codes > 0)], return_counts=True)):
+            fails[nodeops.FAIL_MODES[int(code) - 1]] += int(cnt)
+        ok = valid & (codes == 0)
+        if not ok.any():
+            return None, fails
+        scores = np.array(self.scorer._candidate_scores(
+            roles, np.zeros(shape, dtype=np.int64), shape), dtype=float)
+        scores[~ok] = np.inf
+        flat = int(np.argmin(scores))
+        pi, si = divmod(flat, shape[1])
+        return (int(online[pi]), int(online[si]) if self.pair else -1), fails
+
+    def commit(self, spec: Spec, pri: int, sec: int) -> None:
+        st = self.st
+        attrs = {k: (tuple(x[0, 0] for x in v) if k == "util" else v[0, 0])
+                 for k, v in _attrs(spec, self.template).items()}
+        row = st.rows(np.array([pri]))
+        new_p, _ = nodeops.add_pri({k: v[0] for k, v in row.items()}, attrs, True, 0, 0)
+        st.write_row(pri, new_p)
+        if sec >= 0:
+            row = st.rows(np.array([sec]))
+            new_s, _ = nodeops.add_sec({k: v[0] for k, v in row.items()}, attrs, True,
+                                       st.peers[sec, pri])
+            st.write_row(sec, new_s)
+            st.peers[sec, pri] += spec.mem
+        self.scorer.refresh([x for x in (pri, sec) if x >= 0])
+
+    def iterate(self, spec: Spec, result: AllocResult, limit: int | None = None) -> Counter:
+        """Allocate ``spec`` until it fails (or ``limit``); returns the last failures."""
+        while True:
+            if limit is not None and limit <= 0:
+                return Counter()
+            place, fails = self.try_alloc(spec)
+            if place is None:
+                return fails
+            self.commit(spec, *place)
+            result.allocated.append((spec, place[0], place[1]))
+            if limit is not None:
+                limit -= 1
+
+
+def _sorted_errs(fails: Counter) -> list[FailMode]:
+    order = [m for m in nodeops.FAIL_MODES]
+    return sorted(order, key=lambda m: fails.get(m, 0))
+
+
+def standard_alloc(alloc: Allocator, spec: Spec) -> AllocResult:
+    res = AllocResult()
+    res.failures = dict(alloc.iterate(spec, res))
+    return res
+
+
+def tiered_alloc(alloc: Allocator, spec: Spec) -> AllocResult:
+    """Ganeti's ``tieredAlloc``: shrink by the most frequent failure and continue."""
+    res = AllocResult()
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, 100000))
+    try:
+        _tiered(alloc, spec, res)
+    finally:
+        sys.setrecursionlimit(old_limit)
+    return res
+
+
+def _tiered(alloc: Allocator, spec: Spec, res: AllocResult) -> None:
+    fails = alloc.iterate(spec, res)
+    res.failures = dict(fails)
+    errs = _sorted_errs(fails)
+    before = len(res.allocated)
+    shrunk = spec.shrink(errs[-1])
+    if shrunk is not None:
+        _tiered(alloc, shrunk, res)
+        if len(res.allocated) > before:
+            return
+    res.failures = dict(fails)
+    for mode in reversed(errs):
+        cand = spec.shrink(mode)
+        while cand is not None:
+            place, f = alloc.try_alloc(cand)
+            if place is not None:
+                _tiered(alloc, cand, res)
+                return
+            if mode not in f:
+                break
+            cand = cand.shrink(mode)

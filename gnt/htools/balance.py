@@ -1,0 +1,242 @@
+"""The hbal algorithm: repeated greedy best-move search (Ganeti's ``tryBalance``).
+
+Each round picks the move (over all movable instances, all move kinds,
+all target nodes) that lowers the cluster score most, exactly like
+Ganeti.  For small clusters every round evaluates every candidate (the
+same greedy sequence as Ganeti, up to floating-point ties).  For large
+clusters a lazy variant keeps each instance's best candidate from the
+last evaluation and re-evaluates only the most promising instances each
+round; whenever that finds nothing, a full evaluation decides, so the
+run ends in a state where no single move improves the score, as
+Ganeti's does.
+
+Public API::
+
+    BalanceOptions (dataclass)
+    balance(state, group_nodes, opts, on_move=None) -> BalanceResult
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gnt.htools import metrics
+from gnt.htools.moves import MoveOptions, apply_move, new_nodes
+from gnt.htools.search import TIE_TOL, Candidate, Scorer
+from gnt.htools.state import DYN_FIELDS, ClusterState
+from gnt.htools.types import Move, MoveKind, Placement
+
+#: Below this many (instance x target) pairs, every round is a full search.
+FULL_SEARCH_LIMIT = 50_000
+LAZY_BATCH = 24
+CHUNK_ELEMS = 600_000
+
+
+@dataclass
+class BalanceOptions:
+    """hbal's algorithm options (defaults as in Ganeti)."""
+
+    max_rounds: int = -1                 # -l
+    min_score: float = 1e-9              # -e
+    min_gain: float = 0.01               # -g
+    min_gain_limit: float = 0.1          # --min-gain-limit
+    moves: MoveOptions = field(default_factory=MoveOptions)
+    full_search_limit: int = FULL_SEARCH_LIMIT
+
+
+@dataclass
+class BalanceResult:
+    initial_score: float
+    final_score: float
+    placements: list[Placement]
+    optimal_score: float
+
+
+class _Snapshot:
+    """Saved node rows and instance fields, to undo a tentative move."""
+
+    def __init__(self, st: ClusterState, nodes: list[int], inst: int) -> None:
+        self.nodes = nodes
+        self.inst = inst
+        self.rows = {k: getattr(st, k)[nodes].copy() for k in DYN_FIELDS}
+        self.peers = st.peers[nodes].copy()
+        self.ptags = st.ptags[nodes].copy()
+        self.lx = st.lx[nodes].copy()
+        self.ifields = (st.i_pnode[inst], st.i_snode[inst], st.i_loc[inst])
+
+    def restore(self, st: ClusterState) -> None:
+        for k, v in self.rows.items():
+            getattr(st, k)[self.nodes] = v
+        st.peers[self.nodes] = self.peers
+        st.ptags[self.nodes] = self.ptags
+        st.lx[self.nodes] = self.lx
+        st.i_pnode[self.inst], st.i_snode[self.inst], st.i_loc[self.inst] = self.ifields
+
+
+def movable_instances(st: ClusterState, nodes: np.ndarray, opts: MoveOptions) -> np.ndarray:
+    """Instances of the group hbal may move (movable, auto-balanced, evac filter)."""
+    insts = st.group_instances(nodes)
+    if not len(insts):
+        return insts
+    keep = st.i_movable[insts] & st.i_auto[insts]
+    if opts.evac_mode:
+        off = st.offline
+        p = st.i_pnode[insts]
+        s = st.i_snode[insts]
+        on_off = off[p] | (np.where(st.i_has_sec[insts] & (s >= 0), off[np.maximum(s, 0)],
+                                    False))
+        keep &= on_off
+    return insts[keep]
+
+
+class Balancer:
+    """Runs the greedy rounds; see the module docstring."""
+
+    def __init__(self, st: ClusterState, nodes: np.ndarray, opts: BalanceOptions) -> None:
+        self.st = st
+        self.nodes = np.asarray(nodes, dtype=np.int64)
+        self.opts = opts
+        self.scorer = Scorer(st, self.nodes)
+        self.insts = movable_instances(st, self.nodes, opts.moves)
+        self.cache: dict[int, Candidate | None] = {}
+
+    @property
+    def targets(self) -> np.ndarray:
+        return self.nodes[~self.st.offline[self.nodes]]
+
+    def _evaluate(self, insts: np.ndarray) -> list[Candidate | None]:
+        targets = self.targets
+        per = max(1, CHUNK_ELEMS // max(1, len(targets)))
+        out: list[Candidate | None] = []
+        for k in range(0, len(insts), per):
+            out.extend(self.scorer.best_moves(insts[k:k + per], targets, self.opts.moves))
+        for i, c in zip(insts.tolist(), out):
+            self.cache[i] = c
+        return out
+
+    def _accepts(self, cur: float, new: float) -> bool:
+        o = self.opts
+        return new < cur and (cur > o.min_gain_limit or cur - new >= o.min_gain)
+
+    def _full_best(self) -> Candidate | None:
+        return self._pick(self._evaluate(self.insts))
+
+    def _pick(self, cands: list[Candidate | None]) -> Candidate | None:
+        """The best candidate; near-ties are decided by exact (Ganeti-order) scores."""
+        valid = [c for c in cands if c is not None]
+        if not valid:
+            return None
+        best = min(c.score for c in valid)
+        tol = TIE_TOL * max(1.0, abs(best))
+        ties = [(c.inst, mv, sc) for c in sorted(valid, key=lambda c: c.inst)
+                for mv, sc in (c.alternatives or [(c.move, c.score)]) if sc <= best + tol]
+        if len(ties) == 1:
+            return Candidate(ties[0][0], ties[0][1], ties[0][2])
+        st = self.st
+        winner: Candidate | None = None
+        for inst, mv, _ in ties:
+            p, s = int(st.i_pnode[inst]), int(st.i_snode[inst])
+            snap = _Snapshot(st, sorted({x for x in (p, s, mv.target) if x >= 0}), inst)
+            if apply_move(st, inst, mv, self.opts.moves, self.scorer.online):
+                exact = metrics.score(st, self.nodes)
+                if winner is None or exact < winner.score:
+                    winner = Candidate(inst, mv, exact)
+            snap.restore(st)
+        return winner
+
+    def _lazy_best(self) -> Candidate | None:
+        order = sorted(self.insts.tolist(), key=lambda i: (
+            self.cache[i].score if self.cache.get(i) is not None else
+            (-np.inf if i not in self.cache else np.inf)))
+        best: Candidate | None = None
+        seen: list[Candidate | None] = []
+        pos = 0
+        while pos < len(order):
+            chunk = np.array(order[pos:pos + LAZY_BATCH], dtype=np.int64)
+            pos += len(chunk)
+            seen.extend(self._evaluate(chunk))
+            best = self._pick(seen)
+            nxt = self.cache.get(order[pos]) if pos < len(order) else None
+            if best is not None and (nxt is None or best.score <= nxt.score):
+                break
+        return best
+
+    def step(self) -> Placement | None:
+        """Find and apply one move; None when no acceptable move exists."""
+        cur = self.scorer.score
+        eps = 1e-12 * max(1.0, abs(cur))
+        if self.opts.moves.evac_mode:
+            self.insts = movable_instances(self.st, self.nodes, self.opts.moves)
+        full = len(self.insts) * len(self.targets) <= self.opts.full_search_limit \
+            or not self.cache
+        tried_full = full
+        cand = self._full_best() if full else self._lazy_best()
+        while True:
+            if cand is None or not (cand.score < cur - eps) or \
+                    not self._accepts(cur, cand.score):
+                if tried_full:
+                    return None
+                tried_full = True
+                cand = self._full_best()
+                continue
+            placement = self._apply(cand, cur)
+            if placement is not None:
+                return placement
+            self.cache[cand.inst] = None  # numerical noise: drop it and retry
+            cand = self._full_best() if tried_full else self._lazy_best()
+            tried_full = True
+
+    def _apply(self, cand: Candidate, cur: float) -> Placement | None:
+        st = self.st
+        i = cand.inst
+        p, s = int(st.i_pnode[i]), int(st.i_snode[i])
+        touched = sorted({x for x in (p, s, cand.move.target) if x >= 0})
+        snap = _Snapshot(st, touched, i)
+        if not apply_move(st, i, cand.move, self.opts.moves, self.scorer.online):
+            return None
+        self.scorer.refresh(touched)
+        new_score = self.scorer.score
+        if not (new_score < cur and self._accepts(cur, new_score)):
+            snap.restore(st)
+            self.scorer.refresh(touched)
+            return None
+        self.cache.pop(i, None)
+        np_, ns = new_nodes(cand.move.kind, np.array(p), np.array(s),
+                            np.array(cand.move.target))
+        return Placement(i, int(np_), int(ns), cand.move, self.scorer.score,
+                         {"old_pri": p, "old_sec": s})
+
+    def run(self, on_move: Callable[[Placement, int], None] | None = None) -> BalanceResult:
+        st, opts = self.st, self.opts
+        ini = self.scorer.score
+        opt_cv = metrics.optimal_score(st, self.nodes)
+        min_score = opt_cv + opts.min_score
+        placements: list[Placement] = []
+        while (opts.max_rounds < 0 or len(placements) < opts.max_rounds) \
+                and self.scorer.score > min_score:
+            plc = self.step()
+            if plc is None:
+                break
+            placements.append(plc)
+            if on_move is not None:
+                on_move(plc, len(placements))
+        return BalanceResult(ini, self.scorer.score, placements, opt_cv)
+
+
+def balance(st: ClusterState, nodes: np.ndarray, opts: BalanceOptions,
+            on_move: Callable[[Placement, int], None] | None = None) -> BalanceResult:
+    """Balance the group made of ``nodes``; moves are applied to ``st``."""
+    return Balancer(st, nodes, opts).run(on_move)
+
+
+__all__ = [
+    "BalanceOptions",
+    "BalanceResult",
+    "Move",
+    "MoveKind",
+    "balance",
+    "movable_instances",
+]

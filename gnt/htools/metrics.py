@@ -1,0 +1,190 @@
+"""The cluster score, computed exactly as Ganeti 3.0's ``Cluster/Metrics.hs``.
+
+The score is ``sum(weight * statistic)`` over the components below, in
+this order.  Each statistic is the population standard deviation ("cv")
+or the sum of one per-node value over the online nodes of the group
+(over the offline nodes for the two ``offline_*`` counts), plus the
+location-exclusion count over the whole group.
+
+Public API::
+
+    COMPONENTS: list of (name, weight, kind, online)
+    node_values(state, nodes) -> ndarray (K, len(nodes))
+    component_values(state, nodes) -> list[float]     # K statistics
+    score(state, nodes) -> float                      # exact, Ganeti's float order
+    optimal_score(state, nodes) -> float              # Ganeti's optimalCVScore
+    stats_table(state, nodes, prefix) -> str          # the -v -v -v table
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gnt.htools.fmt import hs_fixed, print_table
+
+if TYPE_CHECKING:
+    from gnt.htools.state import ClusterState
+
+STD, SUM, MAP = "std", "sum", "map"
+
+#: (name, weight, statistic kind, computed over online nodes?)
+COMPONENTS: list[tuple[str, float, str, bool]] = [
+    ("free_mem_cv", 0.5, STD, True),
+    ("free_disk_cv", 0.5, STD, True),
+    ("n1_cnt", 1.0, SUM, True),
+    ("reserved_mem_cv", 1.0, STD, True),
+    ("offline_all_cnt", 4.0, SUM, False),
+    ("offline_pri_cnt", 16.0, SUM, False),
+    ("vcpu_ratio_cv", 0.5, STD, True),
+    ("cpu_load_cv", 1.0, STD, True),
+    ("mem_load_cv", 1.0, STD, True),
+    ("disk_load_cv", 1.0, STD, True),
+    ("net_load_cv", 1.0, STD, True),
+    ("pri_tags_score", 2.0, SUM, True),
+    ("spindles_cv", 0.5, STD, True),
+    ("free_mem_cv_forth", 0.5, STD, True),
+    ("free_disk_cv_forth", 0.5, STD, True),
+    ("vcpu_ratio_cv_forth", 0.5, STD, True),
+    ("spindles_cv_forth", 0.5, STD, True),
+    ("location_score", 1.0, SUM, True),
+    ("location_exclusion_score", 1.0, MAP, True),
+    ("reserved_mem_rtotal", 0.25, SUM, True),
+]
+NAMES = [c[0] for c in COMPONENTS]
+WEIGHTS = np.array([c[1] for c in COMPONENTS])
+IDX = {name: k for k, name in enumerate(NAMES)}
+LOC_EXCL = IDX["location_exclusion_score"]
+STD_IDX = [k for k, c in enumerate(COMPONENTS) if c[2] == STD]
+SUM_IDX = [k for k, c in enumerate(COMPONENTS) if c[2] == SUM and c[3]]
+OFF_IDX = [k for k, c in enumerate(COMPONENTS) if not c[3]]
+
+
+def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.true_divide(a, b)
+
+
+def _unalloc(r):
+    return r["t_mem_int"] - r["n_mem"] - r["i_mem"] - np.maximum(0, r["x_mem"])
+
+
+def _pdsk(r, f_dsk: str, f_sp: str):
+    t_dsk, t_sp = r["t_dsk"], r["t_sp"]
+    return np.where(r["excl"], np.where(t_sp == 0, 1.0, _div(r[f_sp], t_sp)),
+                    np.where(t_dsk == 0, 1.0, _div(r[f_dsk], t_dsk)))
+
+
+def _n1(r):
+    return np.where(r["fail_n1"], r["n_pri"] + r["n_sec"], 0).astype(float)
+
+
+#: Per-node value of each component: (dynamic fields it depends on, function).
+COMP_FUNCS = [
+    (("i_mem",), lambda r: _div(_unalloc(r), r["t_mem"])),
+    (("f_dsk", "f_sp"), lambda r: _pdsk(r, "f_dsk", "f_sp")),
+    (("fail_n1", "n_pri", "n_sec"), _n1),
+    (("r_mem",), lambda r: _div(r["r_mem"], r["t_mem"])),
+    (("n_pri", "n_sec"), lambda r: (r["n_pri"] + r["n_sec"]).astype(float)),
+    (("n_pri",), lambda r: r["n_pri"].astype(float)),
+    (("u_cpu",), lambda r: _div(_div(r["u_cpu"], r["t_cpu"]), r["speed"])),
+    (("ld_c",), lambda r: r["ld_c"] * 1.0),
+    (("ld_m",), lambda r: r["ld_m"] * 1.0),
+    (("ld_d",), lambda r: r["ld_d"] * 1.0),
+    (("ld_n",), lambda r: r["ld_n"] * 1.0),
+    (("ptag_conf",), lambda r: r["ptag_conf"].astype(float)),
+    (("inst_sp",), lambda r: _div(r["inst_sp"], r["hi_sp"])),
+    (("f_mem_forth",), lambda r: _div(r["f_mem_forth"], r["t_mem"])),
+    (("f_dsk_forth", "f_sp_forth"), lambda r: _pdsk(r, "f_dsk_forth", "f_sp_forth")),
+    (("u_cpu_forth",), lambda r: _div(_div(r["u_cpu_forth"], r["t_cpu"]), r["speed"])),
+    (("inst_sp_forth",), lambda r: _div(r["inst_sp_forth"], r["hi_sp"])),
+    (("loc_score",), lambda r: r["loc_score"].astype(float)),
+    ((), lambda r: np.zeros(np.shape(r["i_mem"]))),
+    (("r_mem",), lambda r: _div(r["r_mem"], r["t_mem"])),
+]
+
+
+def values_from_rows(r: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Per-node values of every component from node rows (broadcastable arrays).
+
+    ``r`` holds the dynamic node fields (see :data:`gnt.htools.state.DYN_FIELDS`)
+    and the static ones; the map component gets zeros (it is not per-node).
+    """
+    return [fn(r) for _, fn in COMP_FUNCS]
+
+
+def node_values(state: ClusterState, nodes: np.ndarray) -> np.ndarray:
+    """Component values for the given node indices, shape (K, len(nodes))."""
+    rows = state.rows(nodes)
+    return np.vstack([np.broadcast_to(v, (len(nodes),)) for v in values_from_rows(rows)])
+
+
+def _seq_sum(xs: list[float]) -> float:
+    total = 0.0
+    for x in xs:
+        total += x
+    return total
+
+
+def _std(xs: list[float]) -> float:
+    n = float(len(xs))
+    s = _seq_sum(xs)
+    mean = s / n if n else math.nan
+    nvar = 0.0
+    for x in xs:
+        d = x - mean
+        nvar += d * d
+    var = nvar / n if n else math.nan
+    return math.nan if math.isnan(var) else math.sqrt(var)
+
+
+def component_values(state: ClusterState, nodes: np.ndarray) -> list[float]:
+    """The K statistics for the node set, summed in Ganeti's order."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    vals = node_values(state, nodes)
+    off = state.offline[nodes]
+    on_idx = np.flatnonzero(~off)
+    off_idx = np.flatnonzero(off)
+    out: list[float] = []
+    for k, (_, _, kind, online) in enumerate(COMPONENTS):
+        sel = on_idx if online else off_idx
+        xs = vals[k, sel].tolist()
+        if kind == STD:
+            out.append(_std(xs))
+        elif kind == SUM:
+            out.append(_seq_sum(xs))
+        else:
+            out.append(float(state.loc_excl_value(nodes[on_idx])))
+    return out
+
+
+def score_from_components(comps: list[float]) -> float:
+    return _seq_sum([c * w for c, w in zip(comps, WEIGHTS.tolist())])
+
+
+def score(state: ClusterState, nodes: np.ndarray) -> float:
+    """The exact cluster score of a node set (Ganeti's ``compCV``)."""
+    return score_from_components(component_values(state, nodes))
+
+
+def optimal_score(state: ClusterState, nodes: np.ndarray) -> float:
+    """Lower bound of the reserved-memory term (Ganeti's ``optimalCVScore``)."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    if len(nodes) <= 1:
+        return 0.0
+    mems = state.t_mem[nodes].tolist()
+    total = _seq_sum(mems)
+    less_one = total - max(mems)
+    if not less_one > 0:
+        return 0.0
+    drbd = float(state.peers[nodes].sum())
+    return 0.25 * (drbd / less_one - drbd / total)
+
+
+def stats_table(comps: list[float], prefix: str) -> str:
+    header = ["Field", "Value", "Weight"]
+    rows = [[name, hs_fixed(val, 8), "x" + hs_fixed(w, 2)]
+            for (name, w, _, _), val in zip(COMPONENTS, comps)]
+    return print_table(prefix, header, rows, [False, True, True])

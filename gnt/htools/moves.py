@@ -1,0 +1,284 @@
+"""Instance moves: which are possible, their effect on nodes, and applying them.
+
+Moves follow Ganeti's ``Cluster/Moves.hs``: for DRBD instances failover
+(f), replace secondary (r:ns), replace-and-failover (r:np f), replace
+primary (f r:np f) and failover-and-replace (f r:ns); for shared storage
+(sharedfile, blockdev, rbd, ext, gluster, diskless) failover to any node
+(fa:np); local-only templates (plain, file) never move.
+
+:func:`transition` computes the new node rows of the instance's primary
+(role ``P``), secondary (``S``) and target (``T``) for a batch of
+instances against a batch of target nodes, plus the failure mask and the
+change of the location-exclusion statistic; the search scores these
+rows, and :func:`apply_move` commits one of them to the state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gnt.htools import nodeops
+from gnt.htools.state import ClusterState
+from gnt.htools.types import Move, MoveKind
+
+#: Order of the per-target moves in Ganeti's candidate list.
+DRBD_KINDS = [MoveKind.REPLACE_SECONDARY, MoveKind.REPLACE_AND_FAILOVER,
+              MoveKind.REPLACE_PRIMARY, MoveKind.FAILOVER_AND_REPLACE]
+
+
+@dataclass
+class MoveOptions:
+    """Algorithm options that restrict moves (Ganeti's ``AlgorithmOptions``)."""
+
+    disk_moves: bool = True
+    instance_moves: bool = True
+    restricted_migration: bool = False
+    ignore_soft_errors: bool = False
+    evac_mode: bool = False
+
+
+def allowed_kinds(mirror: int, use_secondary: bool, primary_offline: bool,
+                  opts: MoveOptions) -> tuple[bool, list[MoveKind]]:
+    """(failover allowed, per-target move kinds) for one instance.
+
+    ``mirror`` is 0 (none), 1 (DRBD) or 2 (shared storage).
+    """
+    if mirror == 0:
+        return False, []
+    if mirror == 2:
+        return False, ([MoveKind.FAILOVER_TO_ANY] if opts.instance_moves else [])
+    failover = use_secondary
+    if not opts.disk_moves:
+        return failover, []
+    if not opts.instance_moves:
+        return failover, [MoveKind.REPLACE_SECONDARY]
+    if opts.restricted_migration and not primary_offline:
+        return failover, [MoveKind.REPLACE_SECONDARY]
+    if use_secondary:
+        if opts.restricted_migration:
+            return failover, [MoveKind.REPLACE_SECONDARY, MoveKind.REPLACE_AND_FAILOVER,
+                              MoveKind.FAILOVER_AND_REPLACE]
+        return failover, list(DRBD_KINDS)
+    return failover, [MoveKind.REPLACE_SECONDARY, MoveKind.REPLACE_AND_FAILOVER]
+
+
+def new_nodes(kind: MoveKind, p: np.ndarray, s: np.ndarray,
+              t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """New (primary, secondary) of a move (broadcasting)."""
+    if kind == MoveKind.FAILOVER:
+        return s, p
+    if kind == MoveKind.FAILOVER_TO_ANY:
+        return t, s
+    if kind == MoveKind.REPLACE_SECONDARY:
+        return p, t
+    if kind == MoveKind.REPLACE_AND_FAILOVER:
+        return t, p
+    if kind == MoveKind.REPLACE_PRIMARY:
+        return t, s
+    return s, t  # FAILOVER_AND_REPLACE
+
+
+class Batch:
+    """Instance attributes of a batch, shaped (B, 1) for broadcasting."""
+
+    def __init__(self, st: ClusterState, idx: np.ndarray) -> None:
+        self.idx = idx
+        col = lambda a: a[idx][:, None]
+        self.p = st.i_pnode[idx]
+        self.s = st.i_snode[idx]
+        self.attrs = {
+            "mem": col(st.i_mem_sz), "dsk": col(st.i_dsk), "vcpus": col(st.i_vcpus),
+            "su": col(st.i_su), "spn": col(st.i_spn), "uses_mem": col(st.i_uses_mem),
+            "uses_sec_mem": col(st.i_uses_sec_mem), "local": col(st.i_local),
+            "online": col(st.i_online), "has_sec": col(st.i_has_sec),
+            "util": tuple(st.i_util[idx, k][:, None] for k in range(4)),
+        }
+        self.excl = st.i_excl[idx]
+        self.sec_mem = np.where(self.attrs["uses_sec_mem"], self.attrs["mem"], 0)
+
+
+def _rows(st: ClusterState, nodes: np.ndarray, shape: tuple[int, int]) -> dict:
+    r = st.rows(nodes.ravel())
+    return {k: v.reshape(shape) for k, v in r.items()}
+
+
+def _conf(st: ClusterState, excl: np.ndarray, nodes: np.ndarray, thresh: int) -> np.ndarray:
+    """Sum over the instances' exclusion tags of [count on node >= thresh]."""
+    if not excl.shape[1]:
+        return np.zeros((excl.shape[0],) + nodes.shape[1:], dtype=np.int64) \
+            if nodes.ndim == 2 else np.zeros(nodes.shape, dtype=np.int64)
+    if nodes.ndim == 2 and nodes.shape[0] == 1:  # (1, T): every instance vs every node
+        present = (st.ptags[nodes[0]] >= thresh).astype(np.int64)
+        return excl.astype(np.int64) @ present.T
+    present = st.ptags[nodes.ravel()] >= thresh      # (B, E)
+    return (excl & present).sum(axis=1).reshape(nodes.shape)
+
+
+def _loc_common(st: ClusterState, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not st.loc_common.size:
+        return np.zeros(np.broadcast_shapes(a.shape, b.shape), dtype=np.int64)
+    return st.loc_common[a, b]
+
+
+def _dsrd(st: ClusterState, bidx: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    cnt = st.i_dsrd_cnt[bidx][:, None]
+    if not st.i_dsrd.shape[1] or not cnt.any():
+        return np.broadcast_to(cnt, np.broadcast_shapes(cnt.shape, nodes.shape))
+    d = st.i_dsrd[bidx].astype(np.int64)               # (B, L)
+    if nodes.shape[0] == 1:
+        sat = d @ st.n_loc[nodes[0]].T.astype(np.int64)  # (B, T)
+    else:
+        sat = (d * st.n_loc[nodes.ravel()]).sum(axis=1).reshape(nodes.shape)
+    return cnt - sat
+
+
+def loc_excl_delta(st: ClusterState, b: Batch, new_p: np.ndarray, online: np.ndarray,
+                   shape: tuple[int, int]) -> np.ndarray:
+    """Change of the location-exclusion statistic if primaries move to ``new_p``."""
+    out = np.zeros(shape, dtype=np.int64)
+    if not st.lx.size:
+        return out
+    rows = np.flatnonzero(b.excl.any(axis=1))
+    if not len(rows):
+        return out
+    counts = st.lx[np.flatnonzero(online)].sum(axis=0)           # (L, E)
+    new_p = np.broadcast_to(new_p, shape)
+    for r in rows:
+        x = b.excl[r]
+        p = b.p[r]
+        c = counts.copy()
+        rem = 0
+        if online[p]:
+            lp = st.n_loc[p]
+            sub = c[np.ix_(lp, x)]
+            rem = -int((sub >= 2).sum())
+            c[np.ix_(lp, x)] -= 1
+        present = (c[:, x] >= 1).sum(axis=1)                     # (L,)
+        add = st.n_loc[new_p[r]].astype(np.int64) @ present      # (T,)
+        out[r] = rem + add
+    return out
+
+
+def transition(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
+               opts: MoveOptions, online: np.ndarray):
+    """New rows for roles P, S, T; returns (roles, failed, loc_excl_delta).
+
+    ``roles`` maps role name to (node index array, new row, old row); arrays are
+    shaped (B, 1) or (B, T).  ``online`` is the mask of online nodes in
+    the group (for the location-exclusion statistic).
+    """
+    nb = len(b.idx)
+    tt = targets[None, :] if kind != MoveKind.FAILOVER else np.zeros((1, 1), np.int64)
+    nt = tt.shape[1]
+    p, s = b.p[:, None], b.s[:, None]
+    a = b.attrs
+    force = opts.ignore_soft_errors
+    off_p = st.offline[b.p][:, None]
+    off_s = st.offline[np.where(b.s >= 0, b.s, 0)][:, None]
+    strict_p = ~(off_p | force)
+    strict_s = ~(off_s | force)
+    rp = _rows(st, p, (nb, 1))
+    loc_old = (st.i_loc[b.idx][:, None] + _dsrd(st, b.idx, p))
+    rem_conf_p = _conf(st, b.excl, p, 2)
+    fail = np.zeros((nb, nt), dtype=bool)
+    roles: dict[str, tuple[np.ndarray, dict]] = {}
+    mig = st.mig_ok
+
+    def migr(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        return np.zeros((1, 1), bool) if mig is None else ~mig[src, dst]
+
+    new_p, _ = new_nodes(kind, p, s, tt)
+    lxd = np.zeros((nb, nt), dtype=np.int64)
+    if kind != MoveKind.REPLACE_SECONDARY:
+        lxd = loc_excl_delta(st, b, new_p, online, (nb, nt))
+    if kind == MoveKind.FAILOVER_TO_ANY:
+        int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
+        rt = _rows(st, tt, (1, nt))
+        loc_new = st.i_loc[b.idx][:, None] + _dsrd(st, b.idx, tt)
+        new_t, f_t = nodeops.add_pri(rt, a, strict_p, _conf(st, b.excl, tt, 1), loc_new)
+        roles = {"P": (p, int_p, rp), "T": (tt, new_t, rt)}
+        return roles, fail | (f_t > 0) | migr(p, tt), lxd
+    # internally mirrored (DRBD)
+    rs = _rows(st, s, (nb, 1))
+    peer_ps = st.peers[np.where(b.s >= 0, b.s, 0), b.p][:, None]
+    rmem_s = st.peer_max_excluding(np.where(b.s >= 0, b.s, 0), b.p,
+                                   (peer_ps - b.sec_mem)[:, 0])[:, None]
+    int_s = nodeops.remove_sec(rs, a, rmem_s)
+    if kind == MoveKind.FAILOVER:
+        int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
+        loc_new = st.i_loc[b.idx][:, None] + _dsrd(st, b.idx, s)
+        new_pp, f1 = nodeops.add_pri(int_s, a, strict_p, _conf(st, b.excl, s, 1), loc_new)
+        new_ss, f2 = nodeops.add_sec(int_p, a, strict_p,
+                                     st.peers[b.p, np.where(b.s >= 0, b.s, 0)][:, None],
+                                     ignore_disks=off_p)
+        roles = {"P": (p, new_ss, rp), "S": (s, new_pp, rs)}
+        return roles, fail | (f1 > 0) | (f2 > 0) | migr(p, s), lxd
+    rt = _rows(st, tt, (1, nt))
+    if kind == MoveKind.REPLACE_SECONDARY:
+        loc_new = _loc_common(st, p, tt) + _dsrd(st, b.idx, p)
+        int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
+        new_pp, f1 = nodeops.add_pri(int_p, a, False, rem_conf_p, loc_new)
+        peer = st.peers[tt, p]                                     # (B, T)
+        new_t, f2 = nodeops.add_sec(rt, a, strict_s, peer)
+        roles = {"P": (p, new_pp, rp), "S": (s, int_s, rs), "T": (tt, new_t, rt)}
+        return roles, fail | (f1 > 0) | (f2 > 0), lxd
+    if kind == MoveKind.REPLACE_AND_FAILOVER:
+        int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
+        loc_new = _loc_common(st, tt, p) + _dsrd(st, b.idx, tt)
+        new_t, f1 = nodeops.add_pri(rt, a, not force, _conf(st, b.excl, tt, 1), loc_new)
+        new_pp, f2 = nodeops.add_sec(int_p, a, strict_s, st.peers[p, tt])
+        roles = {"P": (p, new_pp, rp), "S": (s, int_s, rs), "T": (tt, new_t, rt)}
+        return roles, fail | (f1 > 0) | (f2 > 0) | migr(p, tt), lxd
+    if kind == MoveKind.REPLACE_PRIMARY:
+        int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
+        conf_s = _conf(st, b.excl, s, 1)
+        loc_tmp = st.i_loc[b.idx][:, None] + _dsrd(st, b.idx, s)
+        tmp_s, f1 = nodeops.add_pri(int_s, a, strict_p, conf_s, loc_tmp)
+        tmp_s2 = nodeops.remove_pri(tmp_s, a, conf_s, loc_tmp)
+        loc_new = _loc_common(st, tt, s) + _dsrd(st, b.idx, tt)
+        new_t, f2 = nodeops.add_pri(rt, a, strict_p, _conf(st, b.excl, tt, 1), loc_new)
+        new_ss, f3 = nodeops.add_sec(tmp_s2, a, strict_p, st.peers[s, tt])
+        roles = {"P": (p, int_p, rp), "S": (s, new_ss, rs), "T": (tt, new_t, rt)}
+        return roles, fail | (f1 > 0) | (f2 > 0) | (f3 > 0) | migr(p, s) | migr(s, tt), lxd
+    # FAILOVER_AND_REPLACE
+    int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
+    loc_new = _loc_common(st, s, tt) + _dsrd(st, b.idx, s)
+    new_pp, f1 = nodeops.add_pri(int_s, a, strict_p, _conf(st, b.excl, s, 1), loc_new)
+    new_t, f2 = nodeops.add_sec(rt, a, strict_p, st.peers[tt, s])
+    roles = {"P": (p, int_p, rp), "S": (s, new_pp, rs), "T": (tt, new_t, rt)}
+    return roles, fail | (f1 > 0) | (f2 > 0) | migr(p, s), lxd
+
+
+def apply_move(st: ClusterState, inst: int, move: Move, opts: MoveOptions,
+               online: np.ndarray, check: bool = True) -> bool:
+    """Apply one move to the state; returns False (state unchanged) if refused."""
+    b = Batch(st, np.array([inst], dtype=np.int64))
+    targets = np.array([max(move.target, 0)], dtype=np.int64)
+    roles, failed, _ = transition(st, b, move.kind, targets, opts, online)
+    if check and bool(np.asarray(failed).ravel()[0]):
+        return False
+    p, s = int(b.p[0]), int(b.s[0])
+    t = int(targets[0])
+    for nodes, row, _ in roles.values():
+        node = int(np.asarray(nodes).ravel()[0])
+        st.write_row(node, {k: np.asarray(v).ravel()[0] for k, v in row.items()})
+    m = int(b.sec_mem[0, 0])
+    np_, ns = new_nodes(move.kind, np.array(p), np.array(s), np.array(t))
+    np_, ns = int(np_), int(ns)
+    if move.kind != MoveKind.FAILOVER_TO_ANY:
+        st.peers[s, p] -= m
+        st.peers[ns, np_] += m
+    if np_ != p:
+        x = st.i_excl[inst].astype(np.int64)
+        st.ptags[p] -= x
+        st.ptags[np_] += x
+        if st.lx.size and x.any():
+            st.lx[p] -= np.outer(st.n_loc[p], x)
+            st.lx[np_] += np.outer(st.n_loc[np_], x)
+    if move.kind not in (MoveKind.FAILOVER, MoveKind.FAILOVER_TO_ANY):
+        st.i_loc[inst] = st.inst_loc_score(np_, ns)
+    st.i_pnode[inst] = np_
+    st.i_snode[inst] = ns
+    return True

@@ -1,0 +1,124 @@
+"""gnt htools against Debian's Ganeti 3.0 htools (/usr/bin/hbal etc.).
+
+Small clusters only (Ganeti's hbal is slow).  Checked: the initial score
+to 1e-6 (printed with 8 decimals by both), hbal's whole output byte for
+byte on clusters without exact ties, an hbal end score no worse than
+Ganeti's, hcheck's verdicts, hinfo's output and hspace's standard counts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gnt.htools.generate import GenSpec, generate
+from gnt.htools.text import serialize_cluster
+from tests.unit.htools.htools_fixtures import SHARED, SMALL
+
+pytestmark = [
+    pytest.mark.compat,
+    pytest.mark.skipif(not os.path.exists("/usr/bin/hbal"),
+                       reason="Ganeti htools (/usr/bin/hbal, Debian ganeti-htools-3.0) "
+                              "not installed"),
+]
+
+EDGE_CASES = {
+    "small": SMALL,
+    "shared": SHARED,
+    "question-mark": SMALL.replace("node2|4096|512|3500", "node2|?|512|3500"),
+    "offline-node": SMALL.replace("node1|4096|512|3000|102400|80000|8|N|",
+                                  "node1|4096|512|3000|102400|80000|8|Y|"),
+    "empty-group": SMALL.replace("default|fake-uuid-01|preferred||",
+                                 "default|fake-uuid-01|preferred||\nspare|u2|preferred||"),
+    "short-columns": SMALL.replace("|fake-uuid-01|1\n", "|fake-uuid-01\n")
+                          .replace("|drbd||1\n", "|drbd|\n"),
+}
+GENERATED = {
+    "drbd": GenSpec(nodes=12, instances=80, seed=5, unbalanced=True),
+    "mixed": GenSpec(nodes=10, instances=60, seed=7, unbalanced=True,
+                     templates={"drbd": 0.6, "plain": 0.1, "sharedfile": 0.2, "ext": 0.1}),
+    "tags-offline": GenSpec(nodes=10, instances=60, seed=8, offline=1, tags=True,
+                            exclusion=True, locations=True),
+    "hetero-down": GenSpec(nodes=10, instances=70, seed=9, heterogeneous=True,
+                           down_fraction=0.2, unbalanced=True),
+}
+
+
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("htools-compat")
+    out = {}
+    for name, text in EDGE_CASES.items():
+        out[name] = d / f"{name}.txt"
+        out[name].write_text(text)
+    for name, spec in GENERATED.items():
+        out[name] = d / f"gen-{name}.txt"
+        out[name].write_text(serialize_cluster(generate(spec)))
+    return out
+
+
+def ganeti(tool: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([f"/usr/bin/{tool}", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def ours(tool: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gnt.htools", tool, *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def _score(out: str, prefix: str) -> float:
+    line = next(ln for ln in out.splitlines() if ln.startswith(prefix))
+    return float(line.split()[-1])
+
+
+@pytest.mark.parametrize("name", list(EDGE_CASES) + list(GENERATED))
+def test_initial_score_and_hinfo(clusters: dict[str, Path], name: str) -> None:
+    ref, mine = ganeti("hinfo", "-t", str(clusters[name])), ours("hinfo", "-t",
+                                                                 str(clusters[name]))
+    assert ref.returncode == mine.returncode == 0, mine.stderr
+    assert abs(_score(ref.stdout, "Cluster score:") - _score(mine.stdout, "Cluster score:")) \
+        < 1e-6
+    assert mine.stdout == ref.stdout
+    assert mine.stderr == ref.stderr
+
+
+@pytest.mark.parametrize("name", list(EDGE_CASES) + list(GENERATED))
+def test_hcheck_verdicts(clusters: dict[str, Path], name: str) -> None:
+    for args in (["--machine-readable"], ["--no-simulation"]):
+        ref = ganeti("hcheck", "-t", str(clusters[name]), *args)
+        mine = ours("hcheck", "-t", str(clusters[name]), *args)
+        assert mine.returncode == ref.returncode
+        assert mine.stdout == ref.stdout
+
+
+@pytest.mark.parametrize("name", ["small", "shared", "offline-node", "short-columns"]
+                         + list(GENERATED))
+@pytest.mark.parametrize("opts", [[], ["--no-disk-moves"], ["--evac-mode"], ["-v", "-v", "-v"]])
+def test_hbal_same_output(clusters: dict[str, Path], name: str, opts: list[str]) -> None:
+    args = ["-t", str(clusters[name]), "-C", *opts]
+    ref, mine = ganeti("hbal", *args), ours("hbal", *args)
+    assert mine.returncode == ref.returncode
+    if "Cluster score improved from" in ref.stdout:
+        assert _score(mine.stdout, "Cluster score improved") <= \
+            _score(ref.stdout, "Cluster score improved") + 1e-6
+    assert mine.stdout == ref.stdout
+    assert mine.stderr == ref.stderr
+
+
+@pytest.mark.parametrize("name", ["drbd", "mixed", "hetero-down"])
+def test_hspace_standard_counts(clusters: dict[str, Path], name: str) -> None:
+    args = ["-t", str(clusters[name]), "--machine-readable", "--disk-template", "drbd",
+            "--standard-alloc=10240,1024,1"]
+
+    def kv(res: subprocess.CompletedProcess) -> dict[str, str]:
+        return dict(ln.split("=", 1) for ln in res.stdout.splitlines() if "=" in ln)
+    ref, mine = kv(ganeti("hspace", *args)), kv(ours("hspace", *args))
+    for key in ("HTS_INI_SCORE", "HTS_INI_INST_CNT", "HTS_ALLOC_INSTANCES", "HTS_FIN_INST_CNT",
+                "HTS_ALLOC_FAIL_REASON", "HTS_CLUSTER_MEM", "HTS_INI_MEM_FREE",
+                "HTS_INI_DSK_FREE", "HTS_INI_CPU_INST"):
+        assert mine[key] == ref[key], key
