@@ -94,28 +94,33 @@ class TrustStore:
         return self.peer_check(x509.load_der_x509_certificate(peer_der))
 
 
-def _load_chain(ctx: ssl.SSLContext, cert_file: str | os.PathLike[str]) -> None:
+def _load_chain(ctx: ssl.SSLContext, cert_file: str | os.PathLike[str],
+                what: str = "Certificate file") -> None:
     try:
         ctx.load_cert_chain(os.fspath(cert_file))
     except FileNotFoundError as err:
         raise errors.ConfigurationError(
-            f"Certificate file {cert_file} does not exist", errors.ECODE_ENVIRON) from err
+            f"{what} {cert_file} does not exist", errors.ECODE_ENVIRON) from err
     except (OSError, ssl.SSLError) as err:
         raise errors.ConfigurationError(
             f"Cannot load key and certificate from {cert_file}: {err}",
             errors.ECODE_ENVIRON) from err
 
 
-def server_context(cert_file: str | os.PathLike[str], trust: TrustStore) -> ssl.SSLContext:
+def server_context(cert_file: str | os.PathLike[str], trust: TrustStore | None,
+                   what: str = "Certificate file") -> ssl.SSLContext:
     """A TLS server context presenting ``cert_file`` (key + cert PEM) and
-    requiring a client certificate trusted by ``trust``.
+    requiring a client certificate trusted by ``trust`` (with None, clients
+    present none: RAPI, the node daemon's join mode).
 
-    Raises :class:`errors.ConfigurationError` if the file cannot be used.
+    ``what`` names the file in errors.  Raises
+    :class:`errors.ConfigurationError` if the file cannot be used.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    _load_chain(ctx, cert_file)
-    trust.load_into(ctx)
+    _load_chain(ctx, cert_file, what)
+    if trust is not None:
+        trust.load_into(ctx)
     return ctx
 
 

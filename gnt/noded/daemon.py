@@ -18,11 +18,12 @@ import threading
 import time
 
 from gnt import constants, netutils, paths
-from gnt.errors import GntError
 from gnt.daemon import Readiness, on_terminate, run_daemon
+from gnt.daemon.cli import check_options, daemon_parser
+from gnt.errors import GntError
 from gnt.noded import registry
-from gnt.noded.procs import crypto as crypto_procs
 from gnt.noded.join import JoinMode, check_not_member, read_token
+from gnt.noded.procs import crypto as crypto_procs
 from gnt.noded.server import DEFAULT_WORKERS, NodeServer
 
 NAME = "ganeti-noded"  # Ganeti's daemon name: pid file ganeti-noded.pid
@@ -32,14 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="gnt-noded", description="gnt node daemon")
-    parser.add_argument("-f", "--foreground", action="store_true",
-                        help="do not detach; log to stderr too")
-    parser.add_argument("-d", "--debug", action="store_true", help="log debug messages")
-    parser.add_argument("-b", "--bind", metavar="ADDRESS", default=None,
-                        help="address to listen on (default: this node's primary IP)")
-    parser.add_argument("-p", "--port", type=int, default=constants.DEFAULT_NODED_PORT,
-                        help=f"TCP port (default: {constants.DEFAULT_NODED_PORT})")
+    parser = daemon_parser("gnt-noded", "gnt node daemon", constants.DEFAULT_NODED_PORT)
     parser.add_argument("--no-mlock", action="store_true",
                         help="accepted for compatibility; gnt-noded never locks its memory")
     parser.add_argument("--join-token-file", metavar="FILE", default=None,
@@ -51,10 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-clients", type=int, default=DEFAULT_WORKERS,
                         help=f"procedures run at the same time (default: {DEFAULT_WORKERS})")
     opts = parser.parse_args(argv)
-    if not 0 < opts.port < 65536:
-        parser.error(f"invalid port {opts.port}: must be 1-65535")
-    if opts.max_clients < 1:
-        parser.error("--max-clients must be at least 1")
+    check_options(parser, opts)
     return opts
 
 
@@ -94,10 +85,9 @@ def serve(opts: argparse.Namespace, readiness: Readiness) -> None:
     loaded = registry.load_procedures()
     log.debug("Procedure modules: %s", ", ".join(loaded))
     address = opts.bind or netutils.my_host().ip
-    token = opts.join_token
-    if token is not None:
-        if not _serve_join_mode(token, address, opts, readiness):
-            return
+    if opts.join_token is not None and not _serve_join_mode(opts.join_token, address, opts,
+                                                            readiness):
+        return
     server = NodeServer(address, opts.port, cert_file=paths.get().noded_cert_file,
                         workers=opts.max_clients)
     server.prepare()

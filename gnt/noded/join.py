@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import serialization
 
 from gnt import constants, errors, netutils, paths
 from gnt.crypto import joinproof
+from gnt.crypto.tls import server_context
 from gnt.crypto.x509 import KEY_EC_P256, generate_self_signed
 from gnt.noded import registry
 from gnt.noded.procs.basic import upload_allowlist, write_ssconf_files
@@ -169,12 +170,10 @@ class JoinMode:
         p.run_dir.mkdir(parents=True, exist_ok=True)
         pem = p.run_dir / "noded-join.pem"
         atomic_write(pem, self._pem, mode=0o600)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(str(pem))
-        pem.unlink()
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
+        try:
+            return server_context(pem, None)
+        finally:
+            pem.unlink()
 
     def hello(self, nonce: str) -> dict[str, Any]:
         """Prove knowledge of the token for ``nonce``; see the module doc."""

@@ -25,15 +25,12 @@ the store has a ``peer_check``).  Procedures run in a thread pool.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
-import socket
 import ssl
-import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,6 +45,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gnt import constants, errors, paths
 from gnt.crypto.tls import ReloadableServerContext, TrustStore
+from gnt.httpserver import HttpsServer, uvicorn_config
 from gnt.noded import registry
 
 log = logging.getLogger(__name__)
@@ -155,24 +153,7 @@ def _protocol_class(accepts: Callable[[bytes | None], bool]) -> type[H11Protocol
     return PeerCheckingProtocol
 
 
-class _Uvicorn(uvicorn.Server):
-    """uvicorn's server, telling us when it listens and leaving signals to us."""
-
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None) -> None:
-        super().__init__(config)
-        self._on_ready = on_ready
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started and self._on_ready is not None:
-            self._on_ready()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield  # gnt.daemon.signals handles them and calls NodeServer.stop()
-
-
-class NodeServer:
+class NodeServer(HttpsServer):
     """The noded HTTPS server on one address.
 
     ``cert_file`` (default: this root's ``server.pem``) is the key +
@@ -183,14 +164,19 @@ class NodeServer:
     :mod:`gnt.noded.join`), ``lookup`` the set of procedures served.
     """
 
+    LABEL = "Node server"
+    READY_MSG = "Listening on https://%s:%d/"
+    THREAD_PREFIX = "noded"
+    BACKLOG = 2048
+    NODELAY = True
+
     def __init__(self, address: str, port: int = constants.DEFAULT_NODED_PORT,
                  cert_file: str | os.PathLike[str] | None = None,
                  trust: TrustStore | None = None, workers: int = DEFAULT_WORKERS,
                  ssl_context: ssl.SSLContext | None = None,
                  accept_peer: Callable[[bytes | None], bool] | None = None,
                  lookup: Lookup = registry.lookup) -> None:
-        self.address = address
-        self._port = port
+        super().__init__(address, port)
         self.cert_file = Path(cert_file) if cert_file else paths.get().noded_cert_file
         self._trust = trust
         self._workers = workers
@@ -199,111 +185,27 @@ class NodeServer:
         self._lookup = lookup
         #: the reloadable TLS material of a normal-mode server (see prepare)
         self.tls: ReloadableServerContext | None = None
-        self._sock: socket.socket | None = None
-        self._server: _Uvicorn | None = None
-        self._stop_requested = False
-        self._on_ready: Callable[[], None] | None = None
+        self._accepts: Callable[[bytes | None], bool] = lambda _der: True
         self._executor: ThreadPoolExecutor | None = None
 
-    @property
-    def port(self) -> int:
-        """The TCP port (the bound one once :meth:`prepare` ran)."""
-        return self._port
-
-    def prepare(self) -> None:
-        """Load the certificates and bind the listening socket.
-
-        Raises :class:`errors.ConfigurationError` if the certificate files
-        cannot be used, :class:`errors.GntError` (``environment_error``) if
-        the address cannot be bound (e.g. the port is busy).
-        """
-        if self._server is not None:
-            return
+    def _tls_context(self) -> ssl.SSLContext:
         if self._ssl_context is not None:
-            ctx = self._ssl_context
-            accepts = self._accept_peer or (lambda _der: True)
-        else:
-            fixed = self._trust
-            reloadable = ReloadableServerContext(
-                self.cert_file, lambda: fixed or TrustStore.cluster(self.cert_file))
-            self.tls = reloadable
-            ctx = reloadable.context
-            accepts = lambda der: reloadable.trust_store.accepts(der)  # noqa: E731
-        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
-        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted
-        # sockets whose proto says TCP, and without it every reply waits ~40 ms
-        # (Nagle + delayed ACK) because TLS writes headers and body separately.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.bind((self.address, self._port))
-            sock.listen(2048)
-        except OSError as err:
-            sock.close()
-            raise errors.GntError(
-                f"Cannot listen on {self.address}:{self._port}: {err.strerror or err}",
-                errors.ECODE_ENVIRON) from err
-        sock.set_inheritable(False)
-        self._sock = sock
-        self._port = int(sock.getsockname()[1])
+            if self._accept_peer is not None:
+                self._accepts = self._accept_peer
+            return self._ssl_context
+        fixed = self._trust
+        reloadable = ReloadableServerContext(
+            self.cert_file, lambda: fixed or TrustStore.cluster(self.cert_file))
+        self.tls = reloadable
+        self._accepts = lambda der: reloadable.trust_store.accepts(der)
+        return reloadable.context
+
+    def _uvicorn_config(self, ctx: ssl.SSLContext) -> uvicorn.Config:
         self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="noded-rpc")
-        config = uvicorn.Config(
-            create_app(self._executor, self._lookup),
-            ssl_context_factory=lambda _config, _default: ctx,
-            http=_protocol_class(accepts),
-            loop="asyncio",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_keep_alive=KEEPALIVE_TIMEOUT,
-            timeout_graceful_shutdown=GRACEFUL_TIMEOUT,
-        )
-        self._server = _Uvicorn(config, self._notify_ready)
-        if self._stop_requested:
-            self._server.should_exit = True
+        return uvicorn_config(create_app(self._executor, self._lookup), ctx,
+                              _protocol_class(self._accepts), KEEPALIVE_TIMEOUT,
+                              GRACEFUL_TIMEOUT)
 
-    def _notify_ready(self) -> None:
-        log.info("Listening on https://%s:%d/", self.address, self.port)
-        if self._on_ready is not None:
-            self._on_ready()
-
-    def serve(self, on_ready: Callable[[], None] | None = None) -> None:
-        """Serve until :meth:`stop`; ``on_ready`` is called once listening.
-
-        Blocks the calling thread.  Raises what :meth:`prepare` raises.
-        """
-        self.prepare()
-        assert self._server is not None and self._sock is not None
-        assert self._executor is not None
-        self._on_ready = on_ready
-        try:
-            self._server.run(sockets=[self._sock])
-        finally:
-            self._sock.close()
+    def _cleanup(self) -> None:
+        if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
-            log.info("Server on %s:%d stopped", self.address, self.port)
-
-    def stop(self) -> None:
-        """Ask the server to finish (safe from signal handlers and other threads)."""
-        self._stop_requested = True
-        if self._server is not None:
-            self._server.should_exit = True
-
-    def start_in_thread(self, timeout: float = 10.0) -> threading.Thread:
-        """Serve in a background thread; returns once listening.
-
-        For embedding and tests.  Raises what :meth:`prepare` raises, or
-        :class:`errors.TimeoutError_` if the server is not up in time.
-        """
-        self.prepare()
-        ready = threading.Event()
-        thread = threading.Thread(target=self.serve, args=(ready.set,),
-                                  name=f"noded-{self.address}:{self.port}", daemon=True)
-        thread.start()
-        if not ready.wait(timeout):
-            self.stop()
-            raise errors.TimeoutError_(f"Node server on {self.address}:{self.port} did not "
-                                       f"start within {timeout}s")
-        return thread

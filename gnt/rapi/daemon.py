@@ -20,6 +20,7 @@ import sys
 from gnt import constants, errors, netutils
 from gnt.config import ssconf
 from gnt.daemon import Readiness, on_terminate, run_daemon
+from gnt.daemon.cli import check_options, daemon_parser
 from gnt.rapi.app import RapiConfig
 from gnt.rapi.constants import DEFAULT_MAX_CLIENTS, REQUEST_TIMEOUT
 from gnt.rapi.server import RapiServer
@@ -32,14 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="gnt-rapi", description="gnt remote API daemon")
-    parser.add_argument("-f", "--foreground", action="store_true",
-                        help="do not detach; log to stderr too")
-    parser.add_argument("-d", "--debug", action="store_true", help="log debug messages")
-    parser.add_argument("-b", "--bind", metavar="ADDRESS", default=None,
-                        help="address to listen on (default: this node's primary IP)")
-    parser.add_argument("-p", "--port", type=int, default=constants.DEFAULT_RAPI_PORT,
-                        help=f"TCP port (default: {constants.DEFAULT_RAPI_PORT})")
+    parser = daemon_parser("gnt-rapi", "gnt remote API daemon", constants.DEFAULT_RAPI_PORT)
     parser.add_argument("--require-authentication", action="store_true",
                         help="refuse anonymous requests, reads included")
     parser.add_argument("--max-clients", type=int, default=DEFAULT_MAX_CLIENTS,
@@ -50,10 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-master-check", action="store_true",
                         help="serve even if this node is not the master (tests)")
     opts = parser.parse_args(argv)
-    if not 0 < opts.port < 65536:
-        parser.error(f"invalid port {opts.port}: must be 1-65535")
-    if opts.max_clients < 1:
-        parser.error("--max-clients must be at least 1")
+    check_options(parser, opts)
     if opts.request_timeout <= 0:
         parser.error("--request-timeout must be positive")
     return opts
