@@ -42,8 +42,8 @@ class _Uvicorn(uvicorn.Server):
         yield  # gnt.daemon.signals handles them and calls HttpsServer.stop()
 
 
-def uvicorn_config(app: Any, ctx: ssl.SSLContext, http: type, keepalive: float,
-                   graceful: float, **extra: Any) -> uvicorn.Config:
+def uvicorn_config(app: Any, ctx: ssl.SSLContext, http: type, keepalive: int,
+                   graceful: int, **extra: Any) -> uvicorn.Config:
     """uvicorn's config as gnt's daemons use it: TLS context ``ctx``, our own
     logging, no lifespan, no server header; ``keepalive``/``graceful`` in seconds."""
     return uvicorn.Config(app, ssl_context_factory=lambda _config, _default: ctx, http=http,

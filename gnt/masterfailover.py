@@ -86,7 +86,7 @@ def master_failover(no_voting: bool = False, feedback: Feedback = print) -> str:
     with RpcClient() as client:
         votes = voting.gather(client, data, exclude=me)
         if not no_voting:
-            winner, count = votes.winner()
+            winner, _ = votes.winner()
             if votes.answered == 0:
                 raise errors.OpPrereqError(
                     "No other node answered the vote; cannot check that this node's config"

@@ -30,7 +30,9 @@ from gnt import errors, netutils, paths
 from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, LogicalUnit
 from gnt.cmdlib.candidates import candidate_stats
 from gnt.config.ssconf import compute_values
+from gnt.crypto.cluster import SECRET_FILE_MODE
 from gnt.crypto.joinproof import new_token
+from gnt.crypto.x509 import CERT_FILE_MODE
 from gnt.objects import ConfigData, Node
 from gnt.objects.params import check_params
 from gnt.opcodes.node import OpNodeAdd
@@ -41,12 +43,12 @@ log = logging.getLogger(__name__)
 SSH_TIMEOUT = 60
 NODED_UP_TIMEOUT = 30.0
 
-# files every node gets: (path attribute of gnt.paths.Paths or callable, mode)
+# files every node gets: (path attribute of gnt.paths.Paths, mode)
 _FILE_MODES: list[tuple[str, int]] = [
-    ("rapi_cert_file", 0o440),
-    ("confd_hmac_key", 0o400),
-    ("cluster_domain_secret_file", 0o400),
-    ("noded_cert_file", 0o440),
+    ("rapi_cert_file", CERT_FILE_MODE),
+    ("confd_hmac_key", SECRET_FILE_MODE),
+    ("cluster_domain_secret_file", SECRET_FILE_MODE),
+    ("noded_cert_file", CERT_FILE_MODE),
 ]
 
 
@@ -71,7 +73,7 @@ def ssh_start_join_mode(node_name: str, address: str, token: str) -> None:
     argv = ["ssh", "-oBatchMode=yes", "-oStrictHostKeyChecking=accept-new",
             "-oConnectTimeout=10", f"root@{address}", "gnt-noded", "--join-token-file", "-"]
     try:
-        res = subprocess.run(argv, input=token + "\n", capture_output=True, text=True,
+        res = subprocess.run(argv, input=token + "\n", capture_output=True, text=True, check=False,
                              timeout=SSH_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise errors.OpPrereqError(f"Cannot run ssh to {node_name}: {err}",
@@ -137,8 +139,8 @@ class LUNodeAdd(LogicalUnit):
         elif existing is not None:
             group = data.get_group(existing.group)
         else:
-            group = data.group_by_name("default") or sorted(
-                data.nodegroups.values(), key=lambda g: g.name)[0]
+            group = data.group_by_name("default") or min(
+                data.nodegroups.values(), key=lambda g: g.name)
         self.group_uuid = group.uuid
         self.ndparams = check_params("node", C.NDS_PARAMETER_TYPES, self.op.ndparams or {})
 

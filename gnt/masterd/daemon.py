@@ -94,7 +94,7 @@ def _watch_votes(ctx: MasterContext, stop: threading.Event) -> None:
         except errors.OpPrereqError as err:
             log.error("%s", err)
             stop.set()
-        except Exception:  # noqa: BLE001 - the watchdog must survive
+        except Exception:
             log.exception("Master vote check failed")
 
 

@@ -100,24 +100,30 @@ class Replicator:
                                     node.name if node else uuid, what, res.fail_msg)
                     self._stale.add(uuid)
 
-    def _call(self, nodes: list[Node], proc: str, args: list[Any]) -> dict[str, Any]:
-        """Call ``proc`` on ``nodes``: in-sync ones with the normal timeout, stale
-        ones with a short one, all in parallel."""
-        if not nodes:
-            return {}
+    def _call(self, nodes: list[Node], proc: str,
+              args: list[Any] | Callable[[Node], list[Any]]) -> dict[str, Any]:
+        """Call ``proc`` on ``nodes`` in parallel (``args`` may be per node): in-sync
+        ones with the normal timeout, stale ones with a short one.  Results
+        are keyed by node UUID."""
         stale = self.stale_nodes()
-        fresh = [n.uuid for n in nodes if n.uuid not in stale]
-        slow = [n.uuid for n in nodes if n.uuid in stale]
+        groups = [(g, tmo) for g, tmo in (
+            ([n for n in nodes if n.uuid not in stale], PUSH_TIMEOUT),
+            ([n for n in nodes if n.uuid in stale], STALE_TIMEOUT)) if g]
         results: dict[str, Any] = {}
-        if fresh and slow:
-            t = threading.Thread(target=lambda: results.update(
-                self._rpc.call_many(slow, proc, args, STALE_TIMEOUT)))
+
+        def run(group: list[Node], timeout: float) -> None:
+            by_name = self._rpc.client.call_many(
+                {n.name: n.primary_ip for n in group}, proc, timeout=timeout,
+                per_node_args={n.name: args(n) if callable(args) else args for n in group})
+            results.update({n.uuid: by_name[n.name] for n in group})
+
+        threads = [threading.Thread(target=run, args=g) for g in groups[1:]]
+        for t in threads:
             t.start()
-            results.update(self._rpc.call_many(fresh, proc, args, PUSH_TIMEOUT))
+        if groups:
+            run(*groups[0])
+        for t in threads:
             t.join()
-        else:
-            results.update(self._rpc.call_many(
-                fresh or slow, proc, args, PUSH_TIMEOUT if fresh else STALE_TIMEOUT))
         return results
 
     # --- config ---
@@ -130,25 +136,18 @@ class Replicator:
         master = data.cluster.master_node
         online = self._online(data)
         cands = {n.uuid for n in online if n.master_candidate and n.uuid != master}
-        with_config = [n for n in online if n.uuid in cands]
-        ssconf_only = [n for n in online if n.uuid not in cands]
         with self._ssconf_cv:
             last = self._ssconf_pushed
-            lazy = last is not None and all(
+            lazy = self._thread is not None and last is not None and all(
                 values.get(k) == last.get(k) for k in set(values) | set(last)
                 if k not in LAZY_SSCONF_KEYS)
             self._ssconf_wanted = values
-            if lazy and self._thread is not None:
+            if lazy:
                 self._ssconf_cv.notify_all()
-        results: dict[str, Any] = {}
-        t = None
-        if not (lazy and self._thread is not None):
-            t = threading.Thread(target=lambda: results.update(
-                self._call(ssconf_only, "config_replicate", [None, values])))
-            t.start()
-        results.update(self._call(with_config, "config_replicate", [wire, values]))
-        if t is not None:
-            t.join()
+        targets = [n for n in online if n.uuid in cands] if lazy else online
+        results = self._call(targets, "config_replicate",
+                             lambda n: [wire if n.uuid in cands else None, values])
+        if not lazy:
             with self._ssconf_cv:
                 if self._ssconf_wanted is values:
                     self._ssconf_pushed = values
@@ -292,5 +291,5 @@ class Replicator:
             for uuid in sorted(self.stale_nodes()):
                 try:
                     self.resync(uuid)
-                except Exception:  # noqa: BLE001 - keep the loop alive
+                except Exception:
                     log.exception("Resync of node %s failed", uuid)

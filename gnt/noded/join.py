@@ -22,11 +22,8 @@ The token is single-use: after a successful join, or after
 
 from __future__ import annotations
 
-import base64
-import binascii
 import inspect
 import logging
-import os
 import ssl
 import sys
 import threading
@@ -40,7 +37,7 @@ from gnt.crypto import joinproof
 from gnt.crypto.tls import server_context
 from gnt.crypto.x509 import KEY_EC_P256, generate_self_signed
 from gnt.noded import registry
-from gnt.noded.procs.basic import upload_allowlist, write_ssconf_files
+from gnt.noded.procs.basic import check_file_writes, upload_allowlist, write_ssconf_files
 from gnt.storage.file import allow_file_storage_paths
 from gnt.utils.io import atomic_write
 
@@ -104,31 +101,15 @@ def apply_payload(payload: dict[str, Any]) -> None:
             f"This node is {me}, the join is for {payload.get('node_name')!r}",
             errors.ECODE_INVAL)
     p = paths.get()
-    allowed = cluster_files(p)
-    files: list[tuple[Path, bytes, int]] = []
-    raw_files = payload.get("files")
-    if not isinstance(raw_files, dict):
-        raise errors.ParameterError("The join payload has no files", errors.ECODE_INVAL)
-    for name, spec in raw_files.items():
-        target = p.under_root(os.path.normpath(str(name)))
-        if target not in allowed:
-            raise errors.OpPrereqError(f"The join may not write {name}", errors.ECODE_INVAL)
-        try:
-            content_b64, mode = spec
-            data = base64.b64decode(content_b64, validate=True)
-        except (TypeError, ValueError, binascii.Error) as err:
-            raise errors.ParameterError(f"Bad content for {name} in the join payload: {err}",
-                                        errors.ECODE_INVAL) from None
-        if not isinstance(mode, int) or not 0 <= mode <= 0o7777:
-            raise errors.ParameterError(f"Bad mode for {name}: {mode!r}", errors.ECODE_INVAL)
-        files.append((target, data, mode))
+    files = check_file_writes(payload.get("files"), cluster_files(p),
+                              "may not be written by a join")
     if p.noded_cert_file not in {f[0] for f in files}:
         raise errors.OpPrereqError("The join payload lacks the cluster certificate",
                                    errors.ECODE_INVAL)
     ssconf = payload.get("ssconf") or {}
     files.sort(key=lambda f: f[0] == p.noded_cert_file)  # the certificate last
-    for d in (p.data_dir, p.run_dir, p.log_dir, p.queue_dir):
-        d.mkdir(parents=True, exist_ok=True)
+    for state_dir in (p.data_dir, p.run_dir, p.log_dir, p.queue_dir):
+        state_dir.mkdir(parents=True, exist_ok=True)
     write_ssconf_files(ssconf)
     storage_dirs = [d for d in payload.get("file_storage_dirs") or [] if isinstance(d, str)]
     if storage_dirs:

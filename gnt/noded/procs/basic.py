@@ -89,26 +89,24 @@ def upload_allowlist(p: paths.Paths | None = None) -> frozenset[Path]:
     })
 
 
-@procedure("upload_file")
-def upload_file(file_name: str, content_b64: str, mode: int) -> None:
-    """Replace one of the cluster-wide files on this node.
+def check_file_write(file_name: object, content_b64: object, mode: object,
+                     allowed: frozenset[Path] | set[Path], refusal: str
+                     ) -> tuple[Path, bytes, int]:
+    """Check one file a caller wants written on this node; nothing is written.
 
-    ``file_name`` is the file's cluster path (e.g.
-    ``/var/lib/ganeti/rapi.pem``), mapped under this node's root; it must
-    be in :func:`upload_allowlist`.  ``content_b64`` is the content in
-    base64; ``mode`` the permission bits (e.g. ``0o440``).  Writes
-    atomically.  Raises :class:`errors.OpPrereqError` for a file outside
-    the allowlist, :class:`errors.ParameterError` for bad content or mode.
+    ``file_name`` is the cluster path (mapped under this node's root), which
+    must be in ``allowed``; ``content_b64`` its content in base64; ``mode``
+    permission bits from 0 to 0o7777.  Returns ``(path under the root,
+    content, mode)``.  Raises :class:`errors.OpPrereqError` ("File NAME
+    ``refusal``") for a file outside ``allowed``,
+    :class:`errors.ParameterError` for a bad name, content or mode.
     """
     if not isinstance(file_name, str) or not file_name.startswith("/"):
         raise errors.ParameterError(
             f"File name must be an absolute path, not {file_name!r}", errors.ECODE_INVAL)
-    p = paths.get()
-    target = p.under_root(os.path.normpath(file_name))
-    if target not in upload_allowlist(p):
-        raise errors.OpPrereqError(
-            f"File {file_name} is not in the list of files the node daemon accepts",
-            errors.ECODE_INVAL)
+    target = paths.get().under_root(os.path.normpath(file_name))
+    if target not in allowed:
+        raise errors.OpPrereqError(f"File {file_name} {refusal}", errors.ECODE_INVAL)
     if not isinstance(mode, int) or isinstance(mode, bool) or not 0 <= mode <= 0o7777:
         raise errors.ParameterError(
             f"Invalid mode {mode!r} for {file_name}: an integer from 0 to 0o7777 is required",
@@ -121,6 +119,41 @@ def upload_file(file_name: str, content_b64: str, mode: int) -> None:
     except (binascii.Error, ValueError) as err:
         raise errors.ParameterError(
             f"Content of {file_name} is not valid base64: {err}", errors.ECODE_INVAL) from None
+    return target, data, mode
+
+
+def _file_spec(name: object, spec: object) -> tuple[object, object]:
+    """``[base64 content, mode]`` of one entry of a files mapping."""
+    if not isinstance(spec, (list, tuple)) or len(spec) != 2:
+        raise errors.ParameterError(f"File {name} needs [base64 content, mode], not {spec!r}",
+                                    errors.ECODE_INVAL)
+    return spec[0], spec[1]
+
+
+def check_file_writes(files: object, allowed: frozenset[Path] | set[Path], refusal: str
+                      ) -> list[tuple[Path, bytes, int]]:
+    """:func:`check_file_write` for ``{cluster path: [base64 content, mode]}``;
+    returns ``[(path under the root, content, mode), ...]``."""
+    if not isinstance(files, dict):
+        raise errors.ParameterError("Files must be given as a dict", errors.ECODE_INVAL)
+    return [check_file_write(name, *_file_spec(name, spec), allowed, refusal)
+            for name, spec in files.items()]
+
+
+@procedure("upload_file")
+def upload_file(file_name: str, content_b64: str, mode: int) -> None:
+    """Replace one of the cluster-wide files on this node.
+
+    ``file_name`` is the file's cluster path (e.g.
+    ``/var/lib/ganeti/rapi.pem``), mapped under this node's root; it must
+    be in :func:`upload_allowlist`.  ``content_b64`` is the content in
+    base64; ``mode`` the permission bits (e.g. ``0o440``).  Writes
+    atomically.  Raises :class:`errors.OpPrereqError` for a file outside
+    the allowlist, :class:`errors.ParameterError` for bad content or mode.
+    """
+    target, data, mode = check_file_write(
+        file_name, content_b64, mode, upload_allowlist(),
+        "is not in the list of files the node daemon accepts")
     atomic_write(target, data, mode=mode)
     log.info("Wrote %s (%d bytes, mode %o)", target, len(data), mode)
 

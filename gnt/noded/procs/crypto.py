@@ -6,13 +6,12 @@ afterwards use the new certificate and trust, open ones are not dropped.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from gnt import errors, paths
+from gnt.noded.procs.basic import check_file_writes
 from gnt.noded.registry import procedure
 from gnt.utils.io import atomic_write
 
@@ -39,21 +38,7 @@ def crypto_update(files: dict[str, list[object]], remove: list[str]) -> None:
     """
     p = paths.get()
     allowed = crypto_files(p)
-    writes: list[tuple[Path, bytes, int]] = []
-    for name, spec in files.items():
-        target = p.under_root(name)
-        if target not in allowed:
-            raise errors.OpPrereqError(f"{name} is not a cluster crypto file",
-                                       errors.ECODE_INVAL)
-        try:
-            content, mode = spec
-            data = base64.b64decode(str(content), validate=True)
-        except (TypeError, ValueError, binascii.Error) as err:
-            raise errors.ParameterError(f"Bad content for {name}: {err}",
-                                        errors.ECODE_INVAL) from None
-        if not isinstance(mode, int) or not 0 <= mode <= 0o7777:
-            raise errors.ParameterError(f"Bad mode for {name}: {mode!r}", errors.ECODE_INVAL)
-        writes.append((target, data, mode))
+    writes = check_file_writes(files, allowed, "is not a cluster crypto file")
     removes = [p.under_root(n) for n in remove]
     for target in removes:
         if target not in allowed or target == p.noded_cert_file:
