@@ -11,6 +11,7 @@ directories.  Sizes are MiB.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from gnt import constants as C
@@ -85,6 +86,18 @@ class _NodesQueryLU(NoHooksLU):
         uuids = [u for u in self.acquired.get(Level.NODE, set()) if u in self.cfg.nodes]
         return sorted(uuids, key=lambda u: self.cfg.nodes[u].name)
 
+    def _answers(self, results: dict[str, Any], failed: str) -> Iterator[tuple[str, str, Any]]:
+        """``(node UUID, node name, data)`` of each node that answered, in ``results``' order;
+        offline nodes are skipped, failed ones logged as "``failed`` NAME: why"."""
+        for uuid, res in results.items():
+            name = self.cfg.nodes[uuid].name
+            if res.offline:
+                continue
+            if res.fail_msg:
+                self.log_warning(f"{failed} {name}: {res.fail_msg}")
+                continue
+            yield uuid, name, res.data
+
 
 def _volume_owners(cfg: ConfigData) -> dict[tuple[str, str], str]:
     """(node UUID, file path) -> instance name, for every file-based disk."""
@@ -114,16 +127,10 @@ class LUNodeQueryvols(_NodesQueryLU):
         if not dirs or not nodes:
             return []
         owners = _volume_owners(self.cfg)
-        results = self.ctx.rpc.node_volumes(nodes, dirs)
         output = []
-        for uuid in nodes:
-            res, name = results[uuid], self.cfg.nodes[uuid].name
-            if res.offline:
-                continue
-            if res.fail_msg:
-                self.log_warning(f"Can't compute volume data on node {name}: {res.fail_msg}")
-                continue
-            for vol in res.data:
+        for uuid, name, data in self._answers(self.ctx.rpc.node_volumes(nodes, dirs),
+                                              "Can't compute volume data on node"):
+            for vol in data:
                 values = {"node": name, "phys": vol["dev"], "vg": vol["vg"],
                           "name": vol["name"], "size": int(vol["size"]),
                           "instance": owners.get((uuid, vol["dev"]), "-")}
@@ -181,14 +188,8 @@ class LUNodeQueryStorage(_NodesQueryLU):
         results = self.ctx.rpc.storage_list(nodes, self.storage_type, self.units, op.name,
                                             fields)
         output = []
-        for uuid in nodes:
-            res, name = results[uuid], self.cfg.nodes[uuid].name
-            if res.offline:
-                continue
-            if res.fail_msg:
-                self.log_warning(f"Can't get storage data from node {name}: {res.fail_msg}")
-                continue
-            for row in sorted(res.data, key=lambda r: r[idx[C.SF_NAME]]):
+        for _uuid, name, data in self._answers(results, "Can't get storage data from node"):
+            for row in sorted(data, key=lambda r: r[idx[C.SF_NAME]]):
                 out = []
                 for f in op.output_fields:
                     if f == C.SF_NODE:

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import pytest
 from gnt import constants, paths
 from gnt.crypto import CertBundle, generate_self_signed, write_bundle
 from gnt.daemon import control
+from gnt.devcluster import wait_for
 from gnt.rpc import RpcClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,14 +55,7 @@ def free_loopback_ip(port: int = constants.DEFAULT_NODED_PORT) -> str:
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):  # type: ignore[no-untyped-def]
     """Poll ``predicate`` until truthy; returns its value or fails the test."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        time.sleep(interval)
+    return wait_for(predicate, timeout, interval)
 
 
 @dataclass
