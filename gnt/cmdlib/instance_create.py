@@ -12,6 +12,7 @@ from typing import Any
 
 from gnt import constants as C
 from gnt import errors, hypervisor, netutils
+from gnt.cmdlib import disk_layout
 from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
 from gnt.cmdlib.common import (
     bdev_specs,
@@ -231,16 +232,8 @@ class LUInstanceCreate(LogicalUnit):
                                            errors.ECODE_NOTUNIQUE)
             self.nic_objs.append(NIC(mac=mac, ip=ip, name=n["name"],
                                      nicparams=n["nicparams"]))
-        # file storage dir
-        if op.disk_template in C.DTS_FILEBASED:
-            base = op.file_storage_dir or cl.file_storage_dir
-            if op.file_storage_dir and not op.file_storage_dir.startswith(
-                    cl.file_storage_dir.rstrip("/") + "/"):
-                raise errors.OpPrereqError(
-                    f"File storage directory '{op.file_storage_dir}' is not below the "
-                    f"cluster's file storage directory {cl.file_storage_dir}",
-                    errors.ECODE_INVAL)
-            self.file_dir = f"{base.rstrip('/')}/{self.hostname}"
+        if op.disk_template in C.DTS_FILEBASED:  # refuse a bad --file-storage-dir early
+            disk_layout.file_dir(cl, op.disk_template, self.hostname, op.file_storage_dir)
         # OS
         self.inst = self._build_instance()
         if not op.no_install:
@@ -259,10 +252,10 @@ class LUInstanceCreate(LogicalUnit):
         disks: list[Disk] = []
         for idx, d in enumerate(self.disks):
             duuid = new_uuid()
-            logical_id: list[Any] = []
-            if op.disk_template == C.DT_FILE:
-                logical_id = [op.file_driver or C.FD_DEFAULT,
-                              f"{self.file_dir}/{duuid}.file.disk{idx}"]
+            logical_id = disk_layout.logical_id(disk_layout.NewDisk(
+                template=op.disk_template, index=idx, uuid=duuid, instance=self.hostname,
+                cluster=self.cfg.cluster, params=d, file_driver=op.file_driver,
+                file_storage_dir=op.file_storage_dir))
             disks.append(Disk(uuid=duuid, dev_type=op.disk_template, logical_id=logical_id,
                               size=d["size"], mode=d["mode"], name=d["name"],
                               iv_name=f"disk/{idx}", nodes=[self.pnode.uuid]))

@@ -65,7 +65,7 @@ class LUInstanceQueryData(NoHooksLU):
                 ("name", d.name), ("uuid", d.uuid), ("type", d.dev_type),
                 ("size", f"{d.size}M"), ("access mode", d.mode),
                 ("logical_id", " ".join(str(x) for x in d.logical_id) or None),
-                ("on primary", d.logical_id[1] if d.dev_type == C.DT_FILE else None),
+                ("on primary", d.logical_id[1] if d.dev_type in C.DTS_FILEBASED else None),
             ]))
         nics = []
         for idx, n in enumerate(inst.nics):

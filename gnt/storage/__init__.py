@@ -17,6 +17,7 @@ from gnt.storage.base import BlockDev, BlockDevInfo, BlockDevSpec
 _MODULES: dict[str, str] = {
     C.DT_DISKLESS: "gnt.storage.diskless",
     C.DT_FILE: "gnt.storage.file",
+    C.DT_SHARED_FILE: "gnt.storage.sharedfile",
 }
 _instances: dict[str, BlockDev] = {}
 _lock = threading.Lock()

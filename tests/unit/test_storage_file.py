@@ -36,9 +36,11 @@ def test_registry() -> None:
     assert drv is storage.get("file") and drv.dev_type == "file"
     assert isinstance(drv, filestorage.FileStorage)
     assert storage.get("diskless").dev_type == "diskless"
-    assert storage.implemented() == ("diskless", "file")
+    impl = storage.implemented()
+    assert {"diskless", "file", "sharedfile"} <= set(impl) and list(impl) == sorted(impl)
+    assert storage.get("sharedfile").dev_type == "sharedfile"
     with pytest.raises(errors.BlockDeviceError, match="Unsupported disk template 'drbd'; "
-                                                     "implemented: diskless, file") as ei:
+                                                     f"implemented: {', '.join(impl)}") as ei:
         storage.get("drbd")
     assert ei.value.ecode == errors.ECODE_INVAL
     with pytest.raises(errors.BlockDeviceError, match="Unknown disk template 'floppy'"):
