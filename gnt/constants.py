@@ -37,7 +37,7 @@ DT_EXT = "ext"
 DT_GLUSTER = "gluster"
 DISK_TEMPLATES = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE, DT_PLAIN, DT_DRBD8,
                   DT_BLOCK, DT_RBD, DT_EXT, DT_GLUSTER)
-DTS_IMPLEMENTED = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE)  # templates gnt can create today
+DTS_IMPLEMENTED = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE, DT_EXT)  # templates gnt can create today
 DTS_FILEBASED = (DT_FILE, DT_SHARED_FILE, DT_GLUSTER)
 DTS_INT_MIRROR = (DT_DRBD8,)
 DTS_EXT_MIRROR = (DT_DISKLESS, DT_SHARED_FILE, DT_BLOCK, DT_RBD, DT_EXT, DT_GLUSTER)
@@ -356,3 +356,99 @@ SF_USED = "used"
 SF_FREE = "free"
 SF_ALLOCATABLE = "allocatable"
 VALID_STORAGE_FIELDS = (SF_NODE, SF_TYPE, SF_NAME, SF_SIZE, SF_USED, SF_FREE, SF_ALLOCATABLE)
+
+# --- hooks (Ganeti's hooks interface, doc/hooks.rst) ---
+HOOKS_VERSION = 2
+HOOKS_PHASE_PRE = "pre"
+HOOKS_PHASE_POST = "post"
+HOOKS_PHASES = (HOOKS_PHASE_PRE, HOOKS_PHASE_POST)
+#: PATH given to hook scripts (their environment is cleared otherwise)
+HOOKS_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
+#: names of hook scripts (and other run-parts plug-ins) that are run
+EXT_PLUGIN_MASK = r"^[a-zA-Z0-9_-]+$"
+# per-script result codes of the hooks_runner procedure
+HKR_SKIP = 0
+HKR_FAIL = 1
+HKR_SUCCESS = 2
+# GANETI_OBJECT_TYPE values
+HTYPE_CLUSTER = "CLUSTER"
+HTYPE_NODE = "NODE"
+HTYPE_GROUP = "GROUP"
+HTYPE_INSTANCE = "INSTANCE"
+HTYPE_NETWORK = "NETWORK"
+# hook paths no opcode owns
+HOOKS_NAME_CFGUPDATE = "config-update"
+HOOKS_NAME_WATCHER = "watcher"
+GLOBAL_HOOKS_DIR = "global"
+# GANETI_IS_MASTER of global hooks
+GLOBAL_HOOKS_MASTER = "master"
+GLOBAL_HOOKS_NOT_MASTER = "not_master"
+# GANETI_POST_STATUS of global post hooks
+POST_HOOKS_STATUS_SUCCESS = "success"
+POST_HOOKS_STATUS_ERROR = "error"
+POST_HOOKS_STATUS_DISAPPEARED = "disappeared"
+#: default time (seconds) one hook script may run before it is killed (gnt's
+#: choice: Ganeti only bounds the whole hooks RPC); ``GNT_HOOKS_TIMEOUT`` in the
+#: node daemon's environment overrides it
+HOOKS_SCRIPT_TIMEOUT = 300
+
+# --- ExtStorage interface (``ext`` disk template, gnt-storage) ---
+# disk access modes (the ``access`` disk parameter of ext/rbd/gluster disks)
+DISK_KERNELSPACE = "kernelspace"
+DISK_USERSPACE = "userspace"
+DISK_VALID_ACCESS_MODES = (DISK_KERNELSPACE, DISK_USERSPACE)
+LDP_ACCESS = "access"
+#: templates whose disks have the ``access`` parameter (Ganeti's DTS_HAVE_ACCESS)
+DTS_HAVE_ACCESS = (DT_RBD, DT_EXT, DT_GLUSTER)
+#: ``--disk`` keys of the ext template (the rest of the dict are provider params)
+IDISK_PROVIDER = "provider"
+IDISK_ACCESS = "access"
+# ExtStorage provider scripts (actions) and files
+ES_ACTION_CREATE = "create"
+ES_ACTION_REMOVE = "remove"
+ES_ACTION_GROW = "grow"
+ES_ACTION_ATTACH = "attach"
+ES_ACTION_DETACH = "detach"
+ES_ACTION_SETINFO = "setinfo"
+ES_ACTION_VERIFY = "verify"
+ES_ACTION_SNAPSHOT = "snapshot"
+ES_ACTION_OPEN = "open"
+ES_ACTION_CLOSE = "close"
+ES_SCRIPTS_REQUIRED = (ES_ACTION_CREATE, ES_ACTION_REMOVE, ES_ACTION_GROW, ES_ACTION_ATTACH,
+                       ES_ACTION_DETACH, ES_ACTION_SETINFO, ES_ACTION_VERIFY)
+ES_SCRIPTS_OPTIONAL = (ES_ACTION_SNAPSHOT, ES_ACTION_OPEN, ES_ACTION_CLOSE)
+ES_SCRIPTS = ES_SCRIPTS_REQUIRED + ES_SCRIPTS_OPTIONAL
+ES_PARAMETERS_FILE = "parameters.list"
+
+# --- blockdev template (adoption of existing block devices) and instance policy ---
+DTS_IMPLEMENTED = DTS_IMPLEMENTED + (DT_BLOCK,)
+#: the only ``logical_id[0]`` of a blockdev disk (Ganeti's BLOCKDEV_DRIVER_MANUAL)
+BLOCKDEV_DRIVER_MANUAL = "manual"
+#: adopted block devices must be named below this directory (a cluster path;
+#: Ganeti's ADOPTABLE_BLOCKDEV_ROOT: the persistent names udev makes)
+ADOPTABLE_BLOCKDEV_ROOT = "/dev/disk/"
+IDISK_ADOPT = "adopt"
+#: templates whose disks may be adopted / must be adopted (Ganeti's sets)
+DTS_MAY_ADOPT = (DT_PLAIN, DT_BLOCK)
+DTS_MUST_ADOPT = (DT_BLOCK,)
+# instance policy keys (Ganeti's names)
+ISPECS_MIN = "min"
+ISPECS_MAX = "max"
+ISPECS_MINMAX = "minmax"
+ISPECS_STD = "std"
+ISPECS_MINMAX_KEYS = (ISPECS_MAX, ISPECS_MIN)
+IPOLICY_DTS = "disk-templates"
+IPOLICY_VCPU_RATIO = "vcpu-ratio"
+IPOLICY_SPINDLE_RATIO = "spindle-ratio"
+IPOLICY_PARAMETERS = (IPOLICY_VCPU_RATIO, IPOLICY_SPINDLE_RATIO)
+IPOLICY_ALL_KEYS = (ISPECS_MINMAX, ISPECS_STD, IPOLICY_DTS) + IPOLICY_PARAMETERS
+
+# migration modes (hvparam migration_mode, opcode "mode")
+HT_MIGRATION_LIVE = "live"
+HT_MIGRATION_NONLIVE = "non-live"
+HT_MIGRATION_MODES = (HT_MIGRATION_LIVE, HT_MIGRATION_NONLIVE)
+
+# OS list modifications (hidden_os/blacklisted_os of OP_CLUSTER_SET_PARAMS), Ganeti's DDM_*
+DDM_ADD = "add"
+DDM_REMOVE = "remove"
+DDMS_VALUES = frozenset({DDM_ADD, DDM_REMOVE})

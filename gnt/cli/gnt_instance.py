@@ -10,6 +10,7 @@ from typing import Any
 
 from gnt import constants as C
 from gnt import errors, netutils
+from gnt.cli import instance_mobility
 from gnt.cli import options as O
 from gnt.cli.base import ARGS_ANY, ARGS_MANY_INSTANCES, ARGS_ONE_INSTANCE, Command, get_client, run
 from gnt.cli.confirm import ask_user
@@ -320,6 +321,7 @@ COMMANDS = {
                        "[--show-cmd] <instance>", "Opens a console on the specified instance"),
     **tag_commands(C.TAG_INSTANCE),
 }
+COMMANDS.update(instance_mobility.COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 from gnt import constants as C
 from gnt import netutils
+from gnt.cli import node_mobility
 from gnt.cli import options as O
 from gnt.cli.base import ARGS_ANY, ARGS_MANY_NODES, ARGS_ONE_NODE, Command, get_client, run
 from gnt.cli.infofmt import format_params_dict_info, query_named
@@ -225,6 +226,7 @@ COMMANDS = {
                             f"{', '.join(STORAGE_FIELDS)}."),
     **tag_commands(C.TAG_NODE),
 }
+COMMANDS.update(node_mobility.COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:

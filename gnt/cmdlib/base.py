@@ -9,6 +9,12 @@ Each opcode is carried out by one LU, driven by
 4. locks acquired level by level (cluster, group, instance, node, node-res)
 5. ``check_prereq()``     - every precondition, with locks held; must not change anything
 6. ``exec(feedback)``     - the work; undo what it created when it fails
+
+Hooks (:mod:`gnt.hooks`): an LU with ``HPATH`` set gets its pre hooks run
+after ``check_prereq`` (a failing script aborts it) and its post hooks after a
+successful ``exec``; it describes them with ``build_hooks_env`` and
+``build_hooks_nodes`` (and optionally ``prepare_post_hooks_nodes``,
+``hooks_callback``).
 """
 
 from __future__ import annotations
@@ -104,9 +110,66 @@ class LogicalUnit:
         """Do the work and return a JSON-able result."""
         raise NotImplementedError
 
+    # --- hooks (gnt.hooks; override in LUs that have hooks) ---
+    #: hooks directory name: scripts in ``<hooks dir>/<HPATH>-pre.d`` and
+    #: ``-post.d`` (Ganeti's names, e.g. "instance-start"); None: no hooks
+    HPATH: ClassVar[str | None] = None
+    #: ``GANETI_OBJECT_TYPE``: one of constants.HTYPE_* (INSTANCE, NODE, ...)
+    HTYPE: ClassVar[str | None] = None
+    #: the :class:`gnt.hooks.master.HooksMaster` of the running opcode (set by
+    #: the processor before ``exec``), None when not running
+    hooks_master: Any = None
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        """The LU's hook variables, keys without the ``GANETI_`` prefix, values
+        converted with ``str()``.  Called after ``check_prereq`` (pre phase) and
+        again after ``exec`` (post phase, as ``GANETI_POST_*``); use the helpers
+        of :mod:`gnt.hooks` (``instance_env``, ``node_env``, ...)."""
+        return {}
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        """``(pre nodes, post nodes)``: node UUIDs the hooks run on; called once,
+        after ``check_prereq``."""
+        return [], []
+
+    def prepare_post_hooks_nodes(self, nodes: list[str]) -> list[str]:
+        """Adjust the post-phase node UUIDs after ``exec`` (e.g. add a new node)."""
+        return nodes
+
+    def hooks_callback(self, phase: str, results: Any, result: Any) -> Any:
+        """See the results of a hooks phase (``{node uuid: NodeHooksResult}``);
+        returns the opcode result (``result`` is None in the pre phase)."""
+        return result
+
+    def run_post_hooks_now(self, node_uuids: list[str]) -> None:
+        """Run the post hooks on ``node_uuids`` during ``exec`` (for a node that
+        is about to leave the cluster).  Never raises."""
+        if self.hooks_master is not None:
+            self.hooks_master.run_post_on(node_uuids)
+
+
+class ResultWithJobs:
+    """An LU result that asks the processor to submit ``jobs`` (lists of opcodes).
+
+    The opcode's result becomes ``{"jobs": [[success, job id or error], ...],
+    **other}`` (Ganeti's ``ResultWithJobs``); clients then wait for those jobs.
+    """
+
+    def __init__(self, jobs: list[list[OpCode]], **other: Any) -> None:
+        self.jobs = jobs
+        self.other = other
+
 
 class NoHooksLU(LogicalUnit):
     """An LU without hooks (queries, tests, ...)."""
 
 
-__all__ = ["ALL_SET", "Level", "LogicalUnit", "NoHooksLU", "lu_for", "FeedbackFn"]
+__all__ = [
+    "ALL_SET",
+    "FeedbackFn",
+    "Level",
+    "LogicalUnit",
+    "NoHooksLU",
+    "ResultWithJobs",
+    "lu_for",
+]

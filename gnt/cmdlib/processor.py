@@ -11,7 +11,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from gnt import constants as C
-from gnt.cmdlib.base import ALL_SET, Level, LogicalUnit, lu_for
+from gnt.cmdlib.base import ALL_SET, Level, LogicalUnit, ResultWithJobs, lu_for
+from gnt.hooks.master import HooksMaster
 from gnt.locking import Mode
 from gnt.opcodes.base import OpCode
 
@@ -32,6 +33,7 @@ class Processor:
         lu = lu_cls(self.ctx, op, jctx.owner, jctx.feedback)
         glm = self.ctx.glm
         failed = True
+        hooks: HooksMaster | None = None
         try:
             lu.check_arguments()
             lu.expand_names()
@@ -52,12 +54,20 @@ class Processor:
                 self._acquire(lu, level, names, shared, jctx)
             jctx.notify_start()
             lu.check_prereq()
+            hooks = lu.hooks_master = HooksMaster(lu, getattr(jctx, "job_id", None))
+            hooks.run_pre()  # raises OpPrereqError if a pre hook fails
             if op.dry_run:
                 failed = False
                 return None
-            result = lu.exec(lambda msg: jctx.feedback(C.ELOG_MESSAGE, msg))
+            try:
+                result = lu.exec(lambda msg: jctx.feedback(C.ELOG_MESSAGE, msg))
+            finally:
+                hooks.run_config_update()
+            if isinstance(result, ResultWithJobs):
+                result = {"jobs": [list(r) for r in jctx.submit_jobs(result.jobs)],
+                          **result.other}
             failed = False
-            return result
+            return hooks.run_post(result)  # never raises
         finally:
             try:
                 if failed:
@@ -69,6 +79,8 @@ class Processor:
             finally:
                 glm.release_all(jctx.owner)
                 self.ctx.cfg.reservations.release(jctx.owner)
+                if hooks is not None:
+                    hooks.run_global_post(success=not failed)
 
     def _acquire(self, lu: LogicalUnit, level: Level, names: Any, shared: bool,
                  jctx: Any) -> None:

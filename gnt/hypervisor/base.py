@@ -51,6 +51,9 @@ class NICSpec(BaseModel):
     mac: str
     ip: str | None = None
     nicparams: dict[str, Any] = Field(default_factory=dict)
+    #: the NIC's network object (Ganeti's shape: name, uuid, network, gateway,
+    #: network6, gateway6, mac_prefix, tags) when the NIC is in a network
+    netinfo: dict[str, Any] | None = None
 
 
 class InstanceSpec(BaseModel):
@@ -71,6 +74,8 @@ class InstanceSpec(BaseModel):
     nics: list[NICSpec] = Field(default_factory=list)
     network_port: int | None = None
     runtime_memory: int | None = None
+    #: the instance's tags (exported to NIC scripts as ``TAGS``)
+    tags: list[str] = Field(default_factory=list)
 
     @property
     def memory(self) -> int:
@@ -117,6 +122,37 @@ class ConsoleInfo(BaseModel):
     command: list[str] | None = None
     display: int | None = None
     message: str | None = None
+
+
+class MigrationStatus(BaseModel):
+    """Progress of an outgoing migration, as the source's hypervisor reports it.
+
+    ``status``: ``none`` (no migration), ``setup``, ``active``, ``completed``,
+    ``failed`` or ``cancelled`` (QEMU's words, others mapped to ``active``);
+    RAM figures in MiB, ``mbps`` in Mbit/s (QEMU's unit); ``downtime_ms`` and
+    ``total_time_ms`` once completed; ``error`` when failed.
+    """
+
+    status: str
+    transferred_ram: float = 0
+    remaining_ram: float = 0
+    total_ram: float = 0
+    mbps: float = 0
+    downtime_ms: int | None = None
+    total_time_ms: int | None = None
+    setup_time_ms: int | None = None
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "failed", "cancelled", "none")
+
+
+class MigrationTarget(BaseModel):
+    """Where the destination waits: ``address`` (the target node's primary IP) and ``port``."""
+
+    address: str
+    port: int
 
 
 class Hypervisor(abc.ABC):
@@ -173,3 +209,54 @@ class Hypervisor(abc.ABC):
     def verify(self) -> list[str]:
         """Problems with the hypervisor on this node (empty when fine)."""
         return []
+
+    # --- migration (Ganeti's order: info on the source, accept on the target,
+    # migrate + status polling on the source, finalize on the target, then the
+    # source) ---
+    def check_accept(self, spec: InstanceSpec) -> None:
+        """Raise HypervisorError when this node could not run ``spec`` (disks
+        carry their local paths); changes nothing."""
+
+    def migration_info(self, name: str) -> dict[str, Any]:
+        """What the target needs from the source (JSON-able): at least ``spec``,
+        the InstanceSpec the running instance was started with.  Raises
+        HypervisorError when the instance does not run here."""
+        raise self._no_migration()
+
+    def accept_instance(self, spec: InstanceSpec, info: dict[str, Any],
+                        target: MigrationTarget) -> None:
+        """Prepare this node (the target) to receive the instance at ``target``."""
+        raise self._no_migration()
+
+    def migrate_instance(self, name: str, target: MigrationTarget, live: bool) -> None:
+        """Start sending the instance to ``target``; returns once it is under way."""
+        raise self._no_migration()
+
+    def migration_status(self, name: str) -> MigrationStatus:
+        """Progress of the outgoing migration of ``name``."""
+        raise self._no_migration()
+
+    def abort_migration(self, name: str) -> None:
+        """Cancel the outgoing migration of ``name`` (the source keeps running it)."""
+        raise self._no_migration()
+
+    def finalize_migration_dst(self, name: str, success: bool) -> None:
+        """On the target: keep the instance (``success``) or discard what accept made."""
+        raise self._no_migration()
+
+    def finalize_migration_src(self, name: str, success: bool, live: bool) -> None:
+        """On the source: release the migrated instance (``success``) or let it run on."""
+        raise self._no_migration()
+
+    def instance_status(self, name: str) -> str | None:
+        """The hypervisor's own word for the state of ``name`` here (for KVM QEMU's
+        run state: ``running``, ``paused``, ``inmigrate``, ``postmigrate``...), or
+        None when no process exists.  Used to find where a guest really runs."""
+        info = self.get_instance_info(name)
+        return info.state if info else None
+
+    def _no_migration(self) -> Exception:
+        from gnt import errors
+
+        return errors.HypervisorError(
+            f"Hypervisor {self.name} does not support migration", errors.ECODE_INVAL)

@@ -20,6 +20,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,6 +31,8 @@ from gnt.hypervisor.base import (
     Hypervisor,
     InstanceRuntimeInfo,
     InstanceSpec,
+    MigrationStatus,
+    MigrationTarget,
     NodeHvInfo,
     ParamDef,
 )
@@ -42,6 +45,7 @@ PARAMETERS: dict[str, ParamDef] = {
 }
 
 _SUFFIX = ".json"
+_INCOMING = ".incoming"
 _CONSOLE_MESSAGE = "Console not available for fake hypervisor"
 _PROCESSOR_RE = re.compile(r"(?m)^processor\s*:\s*[0-9]+\s*$")
 
@@ -115,12 +119,15 @@ class FakeHypervisor(Hypervisor):
         ``startup_paused`` is ignored (as in Ganeti).  Raises HypervisorError
         when it is already running.
         """
-        target = self._file(spec.name)
         state = FakeState(name=spec.name, uuid=spec.uuid, memory=spec.memory,
                           vcpus=int(spec.beparams.get(C.BE_VCPUS, 1)), start_time=time.time())
+        self._publish(state, self._file(spec.name))
+
+    def _publish(self, state: FakeState, target: Path) -> None:
+        """Write ``state`` to ``target`` atomically; refused when ``target`` exists."""
         d = self._dir()
         d.mkdir(parents=True, exist_ok=True, mode=0o750)
-        fd, tmp = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".tmp", dir=d)
+        fd, tmp = tempfile.mkstemp(prefix=f".{state.name}.", suffix=".tmp", dir=d)
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(state.model_dump_json())
@@ -129,11 +136,11 @@ class FakeHypervisor(Hypervisor):
             os.link(tmp, target)
         except FileExistsError:
             raise errors.HypervisorError(
-                f"Failed to start instance {spec.name}: already running",
+                f"Failed to start instance {state.name}: already running",
                 errors.ECODE_STATE) from None
         except OSError as err:
             raise errors.HypervisorError(
-                f"Failed to start instance {spec.name}: {err.strerror}") from err
+                f"Failed to start instance {state.name}: {err.strerror}") from err
         finally:
             os.unlink(tmp)
 
@@ -189,6 +196,55 @@ class FakeHypervisor(Hypervisor):
     def get_console(self, spec: InstanceSpec, node_name: str) -> ConsoleInfo:
         """A message console: fake instances have no console."""
         return ConsoleInfo(instance=spec.name, kind="msg", message=_CONSOLE_MESSAGE)
+
+    # --- migration: the state file moves from the source to the target ---
+    def migration_info(self, name: str) -> dict[str, Any]:
+        state = self._read(name)
+        if state is None:
+            raise errors.HypervisorError(f"Cannot migrate instance {name}: not running here",
+                                         errors.ECODE_STATE)
+        return {"state": state.model_dump(mode="json")}
+
+    def accept_instance(self, spec: InstanceSpec, info: dict[str, Any],
+                        target: MigrationTarget) -> None:
+        """Record the incoming instance (not running here until finalized)."""
+        if self._read(spec.name) is not None:
+            raise errors.HypervisorError(
+                f"Cannot accept instance {spec.name}: it already runs here", errors.ECODE_STATE)
+        incoming = self._dir() / (spec.name + _INCOMING)
+        incoming.unlink(missing_ok=True)
+        self._publish(FakeState.model_validate(info["state"]), incoming)
+
+    def migrate_instance(self, name: str, target: MigrationTarget, live: bool) -> None:
+        if self._read(name) is None:
+            raise errors.HypervisorError(f"Cannot migrate instance {name}: not running here",
+                                         errors.ECODE_STATE)
+
+    def migration_status(self, name: str) -> MigrationStatus:
+        state = self._read(name)
+        if state is None:
+            return MigrationStatus(status="failed", error=f"{name} does not run here")
+        return MigrationStatus(status="completed", transferred_ram=state.memory,
+                               total_ram=state.memory, downtime_ms=0, total_time_ms=0)
+
+    def abort_migration(self, name: str) -> None:
+        """Nothing is under way between two fake nodes."""
+
+    def finalize_migration_dst(self, name: str, success: bool) -> None:
+        incoming = self._dir() / (name + _INCOMING)
+        try:
+            if success:
+                state = FakeState.model_validate_json(incoming.read_bytes())
+                self._publish(state, self._file(name))
+        except FileNotFoundError:
+            raise errors.HypervisorError(
+                f"Instance {name} was not accepted on this node") from None
+        finally:
+            incoming.unlink(missing_ok=True)
+
+    def finalize_migration_src(self, name: str, success: bool, live: bool) -> None:
+        if success:
+            self.stop_instance(name)
 
     def verify(self) -> list[str]:
         """Problems: the state directory cannot be created or written."""

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gnt.config import ConfigWriter
-from gnt.hypervisor.base import InstanceSpec
+from gnt.hypervisor.base import InstanceSpec, MigrationTarget
 from gnt.rpc.client import RpcClient, RpcResult
 from gnt.storage.base import BlockDevSpec
 
@@ -91,6 +91,48 @@ class NodeRpc:
         return self.call(node_uuid, "instance_console_info",
                          [spec.model_dump(mode="json"), node_name], TMO_FAST)
 
+    # --- migration (procedures in gnt.noded.procs.migration) ---
+    def instance_check_accept(self, node_uuid: str, spec: InstanceSpec,
+                              bdevs: list[BlockDevSpec]) -> RpcResult:
+        return self.call(node_uuid, "instance_check_accept",
+                         [spec.model_dump(mode="json"),
+                          [b.model_dump(mode="json") for b in bdevs]], TMO_FAST)
+
+    def instance_migration_info(self, node_uuid: str, hv: str, name: str) -> RpcResult:
+        return self.call(node_uuid, "instance_migration_info", [hv, name], TMO_FAST)
+
+    def instance_accept(self, node_uuid: str, spec: InstanceSpec, bdevs: list[BlockDevSpec],
+                        info: dict[str, Any], target: MigrationTarget) -> RpcResult:
+        return self.call(node_uuid, "instance_accept",
+                         [spec.model_dump(mode="json"),
+                          [b.model_dump(mode="json") for b in bdevs], info,
+                          target.model_dump(mode="json")], TMO_SLOW)
+
+    def instance_migrate(self, node_uuid: str, hv: str, name: str, target: MigrationTarget,
+                         live: bool) -> RpcResult:
+        return self.call(node_uuid, "instance_migrate",
+                         [hv, name, target.model_dump(mode="json"), live], TMO_NORMAL)
+
+    def instance_migration_status(self, node_uuid: str, hv: str, name: str) -> RpcResult:
+        return self.call(node_uuid, "instance_migration_status", [hv, name], TMO_FAST)
+
+    def instance_abort_migration(self, node_uuid: str, hv: str, name: str) -> RpcResult:
+        return self.call(node_uuid, "instance_abort_migration", [hv, name], TMO_FAST)
+
+    def instance_finalize_migration_dst(self, node_uuid: str, hv: str, name: str,
+                                        success: bool) -> RpcResult:
+        return self.call(node_uuid, "instance_finalize_migration_dst", [hv, name, success],
+                         TMO_NORMAL)
+
+    def instance_finalize_migration_src(self, node_uuid: str, hv: str, name: str,
+                                        success: bool, live: bool) -> RpcResult:
+        return self.call(node_uuid, "instance_finalize_migration_src",
+                         [hv, name, success, live], TMO_NORMAL)
+
+    def instance_status(self, node_uuids: Iterable[str], hv: str, name: str
+                        ) -> dict[str, RpcResult]:
+        return self.call_many(node_uuids, "instance_status", [hv, name], TMO_FAST)
+
     # --- block devices ---
     def blockdev_create(self, node_uuid: str, bdev: BlockDevSpec) -> RpcResult:
         return self.call(node_uuid, "blockdev_create", [bdev.model_dump(mode="json")],
@@ -108,16 +150,19 @@ class NodeRpc:
     def os_diagnose(self, node_uuids: Iterable[str]) -> dict[str, RpcResult]:
         return self.call_many(node_uuids, "os_diagnose", [], TMO_FAST)
 
-    def os_validate(self, node_uuid: str, os_name: str, osparams: dict[str, Any]
-                    ) -> RpcResult:
-        return self.call(node_uuid, "os_validate", [os_name, osparams], TMO_NORMAL)
+    def os_validate(self, node_uuid: str, os_name: str, osparams: dict[str, Any],
+                    force_variant: bool = False, required: bool = True) -> RpcResult:
+        """Check OS, variant (unless ``force_variant``) and parameters on the node;
+        data is False when the OS is absent there and not ``required``."""
+        return self.call(node_uuid, "os_validate",
+                         [os_name, osparams, force_variant, required], TMO_NORMAL)
 
     def instance_os_add(self, node_uuid: str, spec: InstanceSpec, bdevs: list[BlockDevSpec],
                         reinstall: bool, debug: int, primary_node: str) -> RpcResult:
         return self.call(node_uuid, "instance_os_add",
                          [spec.model_dump(mode="json"),
                           [b.model_dump(mode="json") for b in bdevs], reinstall, debug,
-                          primary_node], TMO_SLOW * 2)
+                          primary_node, self._os_context(spec)], TMO_SLOW * 2)
 
     # --- storage (gnt-node volumes / list-storage, node live data) ---
     # (procedures in gnt.noded.procs.storage; sizes in MiB)
@@ -136,3 +181,67 @@ class NodeRpc:
                      ) -> dict[str, RpcResult]:
         """The disk files below the file storage ``directories`` on each node."""
         return self.call_many(node_uuids, "node_volumes", [directories], TMO_NORMAL)
+
+    # --- hooks (hooks) ---
+    # (procedure in gnt.noded.procs.hooks; master-side driver gnt.hooks.master)
+    def hooks_runner(self, node_uuids: Iterable[str], hpath: str, phase: str,
+                     env: dict[str, str], node_env: dict[str, dict[str, str]] | None = None
+                     ) -> dict[str, RpcResult]:
+        """Run ``<hpath>-<phase>.d`` on each node, in parallel, with ``env`` (plus
+        ``node_env[uuid]`` for that node).  Each result's data is
+        ``[[script, HKR_*, output], ...]``.  Timeout: Ganeti's 15 minutes."""
+        uuids = list(node_uuids)
+        data = self._cfg.data
+        nodes = [data.get_node(u) for u in uuids]
+        per_node = {n.name: [hpath, phase, {**env, **(node_env or {}).get(n.uuid, {})}]
+                    for n in nodes}
+        results = self.client.call_many(
+            {n.name: n.primary_ip for n in nodes}, "hooks_runner", per_node_args=per_node,
+            timeout=TMO_SLOW, offline={n.name for n in nodes if n.offline})
+        return {n.uuid: results[n.name] for n in nodes}
+
+    # --- OS scripts (OS interface) ---
+    # (procedures in gnt.noded.procs.os; each sends the instance context the
+    # OS environment needs: node names, timestamps, NIC networks)
+    def _os_context(self, spec: InstanceSpec) -> dict[str, Any]:
+        from gnt.osdef.context import context_from_config
+
+        return context_from_config(self._cfg.data, spec.uuid).model_dump(mode="json")
+
+    def instance_os_rename(self, node_uuid: str, spec: InstanceSpec,
+                           bdevs: list[BlockDevSpec], old_name: str, debug: int) -> RpcResult:
+        """Run the OS rename script on the primary node (``spec.name`` is the new
+        name); data is the log file path on the node."""
+        return self.call(node_uuid, "instance_os_rename",
+                         [spec.model_dump(mode="json"),
+                          [b.model_dump(mode="json") for b in bdevs], old_name, debug,
+                          self._os_context(spec)], TMO_SLOW)
+
+    def instance_os_export(self, node_uuid: str, spec: InstanceSpec,
+                           bdevs: list[BlockDevSpec], disk_index: int, dest: str,
+                           debug: int) -> RpcResult:
+        """Dump disk ``disk_index`` through the OS export script into ``dest`` (a
+        path below /srv/ganeti/export on the node); data is ``{"log", "size",
+        "expected_size"}`` (sizes in bytes)."""
+        return self.call(node_uuid, "instance_os_export",
+                         [spec.model_dump(mode="json"),
+                          [b.model_dump(mode="json") for b in bdevs], disk_index, dest,
+                          debug, self._os_context(spec)], TMO_SLOW * 2)
+
+    def instance_os_import(self, node_uuid: str, spec: InstanceSpec,
+                           bdevs: list[BlockDevSpec], disk_index: int, src: str,
+                           debug: int) -> RpcResult:
+        """Restore disk ``disk_index`` through the OS import script from ``src`` (a
+        path below /srv/ganeti/export on the node); data is the log file path."""
+        return self.call(node_uuid, "instance_os_import",
+                         [spec.model_dump(mode="json"),
+                          [b.model_dump(mode="json") for b in bdevs], disk_index, src,
+                          debug, self._os_context(spec)], TMO_SLOW * 2)
+
+    # --- blockdev adoption, orphan volumes (blockdev/ipolicy/verify helper) ---
+    def blockdev_adopt_info(self, node_uuid: str, names: list[str], known: list[str]
+                            ) -> RpcResult:
+        """What the node knows of the block devices ``names`` to adopt (size MiB,
+        in use, same device as one of ``known``); see
+        :func:`gnt.noded.procs.blockdev_adopt.blockdev_adopt_info`."""
+        return self.call(node_uuid, "blockdev_adopt_info", [names, known], TMO_FAST)

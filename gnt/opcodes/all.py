@@ -1,3 +1,3 @@
 """Imports every opcode module so the registry is complete."""
 
-from gnt.opcodes import cluster, group, instance, node, query, tags, test  # noqa: F401
+from gnt.opcodes import cluster, group, instance, mobility, node, query, tags, test  # noqa: F401

@@ -72,6 +72,10 @@ class LaunchContext:
     qga: str | None = None
     chroot_dir: str | None = None
     nic_fds: dict[int, list[int]] = field(default_factory=dict)
+    #: QEMU's ``-incoming`` value for the destination of a migration (``defer``:
+    #: wait for QMP ``migrate-incoming``); such a QEMU starts without ``-S`` so
+    #: the guest resumes by itself the moment the migration completes
+    incoming: str | None = None
 
 
 def _devid(kind: str, index: int, uuid: str) -> str:
@@ -301,7 +305,8 @@ def build(spec: InstanceSpec, ctx: LaunchContext) -> list[str]:
     if _is_uuid(spec.uuid):
         cmd += ["-uuid", spec.uuid]
     cmd += ["-machine", machine, "-accel", ctx.accel,
-           "-m", str(spec.memory), "-smp", _smp(spec, hvp), "-nodefaults", "-S",
+           "-m", str(spec.memory), "-smp", _smp(spec, hvp), "-nodefaults",
+           *(["-incoming", ctx.incoming] if ctx.incoming else ["-S"]),
            "-daemonize", "-pidfile", ctx.pidfile,
            "-qmp", f"unix:{_opt(ctx.qmp)},server=on,wait=off",
            "-monitor", f"unix:{_opt(ctx.monitor)},server=on,wait=off"]

@@ -33,11 +33,13 @@ from gnt.hypervisor.base import (
     Hypervisor,
     InstanceRuntimeInfo,
     InstanceSpec,
+    MigrationStatus,
+    MigrationTarget,
     NICSpec,
     NodeHvInfo,
 )
 from gnt.hypervisor.kvm import accel as accel_mod
-from gnt.hypervisor.kvm import cmdline, network, nodeinfo, qmp
+from gnt.hypervisor.kvm import cmdline, migration, network, nodeinfo, qmp
 from gnt.hypervisor.kvm import params as P
 from gnt.hypervisor.kvm import runtime as R
 
@@ -81,12 +83,20 @@ class KVMHypervisor(Hypervisor):
 
         The error of a failed start carries the tail of QEMU's stderr.
         """
+        self._start(spec, startup_paused)
+
+    def _start(self, spec: InstanceSpec, startup_paused: bool,
+               incoming: MigrationTarget | None = None,
+               accel_override: str | None = None) -> None:
+        """Start QEMU; with ``incoming``, as the destination of a migration
+        (``accel_override``: the source's accelerator, which the guest keeps)."""
         ip = R.InstancePaths(spec.name)
         hvp = P.filled(spec.hvparams)
         with R.instance_lock(ip):
             self._refuse_if_running(ip)
             self._check_prerequisites(spec, hvp)
-            accel, why = accel_mod.choose(hvp)
+            accel, why = ((accel_override, "the migration source's accelerator")
+                          if accel_override else accel_mod.choose(hvp))
             log.info("Starting instance %s with accel=%s (%s)", spec.name, accel, why)
             for name in cmdline.ignored(hvp):
                 log.warning("Instance %s: hypervisor parameter %s=%r is not used by gnt yet",
@@ -97,10 +107,8 @@ class KVMHypervisor(Hypervisor):
             queues = (int(hvp[P.VIRTIO_NET_QUEUES])
                       if hvp[P.NIC_TYPE] == P.NIC_PARAVIRTUAL else 1)
             try:
-                for nic in sorted(spec.nics, key=lambda n: n.index):
-                    tap = network.open_tap(bool(hvp[P.VNET_HDR]), queues)
-                    taps.append((nic, tap))
-                    network.ifup(spec.name, nic, tap)
+                taps = network.start_nics(spec, bool(hvp[P.VNET_HDR]), queues,
+                                          incoming=incoming is not None)
                 ctx = cmdline.LaunchContext(
                     accel=accel, pidfile=str(ip.pidfile), qmp=str(ip.qmp),
                     monitor=str(ip.monitor),
@@ -109,14 +117,13 @@ class KVMHypervisor(Hypervisor):
                                 else None),
                     qga=str(ip.qga) if hvp[P.USE_GUEST_AGENT] else None,
                     chroot_dir=self._chroot_dir(ip) if hvp[P.USE_CHROOT] else None,
-                    nic_fds={nic.index: tap.fds for nic, tap in taps})
+                    nic_fds={nic.index: tap.fds for nic, tap in taps},
+                    incoming=migration.INCOMING if incoming else None)
                 cmd = cmdline.build(spec, ctx)
                 self._launch(spec.name, ip, cmd, [fd for _, t in taps for fd in t.fds])
             except BaseException:
                 self._cleanup(ip, None)
-                for nic, tap in taps:
-                    network.ifdown(str(nic.nicparams.get(C.NIC_MODE, "")),
-                                   str(nic.nicparams.get(C.NIC_LINK, "")), tap.name)
+                network.release(spec, taps)
                 raise
             finally:
                 for _, tap in taps:
@@ -126,9 +133,12 @@ class KVMHypervisor(Hypervisor):
                 raise errors.HypervisorError(
                     f"Failed to start instance {spec.name}: QEMU wrote no pidfile {ip.pidfile}")
             rt = self._new_runtime(spec, hvp, ctx, cmd, pid, taps)
+            rt.migrating_in = incoming is not None
             R.save(ip, rt)
             try:
-                self._post_start(rt, hvp, startup_paused)
+                self._post_start(rt, hvp, startup_paused or incoming is not None)
+                if incoming is not None:
+                    migration.listen(rt, incoming)
             except errors.HypervisorError:
                 self._hard_stop(rt)
                 self._cleanup(ip, rt)
@@ -358,8 +368,7 @@ class KVMHypervisor(Hypervisor):
     @staticmethod
     def _cleanup(ip: R.InstancePaths, rt: R.KVMRuntime | None) -> None:
         if rt is not None:
-            for tap in rt.taps:
-                network.ifdown(tap.mode, tap.link, tap.name)
+            network.stop_nics(rt.spec, rt.taps)
         R.remove_files(ip)
 
     def cleanup_instance(self, name: str) -> None:
@@ -489,3 +498,77 @@ class KVMHypervisor(Hypervisor):
         except OSError as err:
             problems.append(f"Cannot create {run_dir}: {err.strerror}")
         return problems
+
+    # -------------------------------------------------------------- migration
+    def _must_run(self, name: str, what: str) -> R.KVMRuntime:
+        rt = self._running(name)
+        if rt is None:
+            raise errors.HypervisorError(f"Cannot {what} instance {name}: not running here",
+                                         errors.ECODE_STATE)
+        return rt
+
+    def check_accept(self, spec: InstanceSpec) -> None:
+        """The files, links and parameters ``spec`` needs exist on this node."""
+        self._check_prerequisites(spec, P.filled(spec.hvparams))
+
+    def migration_info(self, name: str) -> dict[str, Any]:
+        """The spec the running QEMU was started from and its accelerator."""
+        rt = self._must_run(name, "migrate")
+        return {"spec": rt.spec.model_dump(mode="json"), "accel": rt.accel}
+
+    def accept_instance(self, spec: InstanceSpec, info: dict[str, Any],
+                        target: MigrationTarget) -> None:
+        """Start the destination QEMU (``-incoming defer``) listening on ``target``."""
+        self._start(spec, startup_paused=True, incoming=target,
+                    accel_override=str(info.get("accel") or "") or None)
+
+    def migrate_instance(self, name: str, target: MigrationTarget, live: bool) -> None:
+        migration.start(self._must_run(name, "migrate"), target, live)
+
+    def migration_status(self, name: str) -> MigrationStatus:
+        rt = self._running(name)
+        if rt is None:
+            return MigrationStatus(status="failed", error=f"QEMU of {name} is gone")
+        return migration.status(rt)
+
+    def abort_migration(self, name: str) -> None:
+        rt = self._running(name)
+        if rt is not None:
+            migration.cancel(rt)
+
+    def finalize_migration_dst(self, name: str, success: bool) -> None:
+        """Keep the received guest (it must run) or stop and clean up the destination."""
+        ip = R.InstancePaths(name)
+        if success:
+            with R.instance_lock(ip):
+                rt = R.load(ip)
+                if rt is None or not R.is_alive(rt):
+                    raise errors.HypervisorError(
+                        f"Instance {name} did not survive its migration to this node")
+                st = self._qmp_status(rt)
+                if st in ("inmigrate", None):
+                    raise errors.HypervisorError(
+                        f"Instance {name} has not finished migrating to this node "
+                        f"(QEMU state {st})")
+                rt.migrating_in = False
+                R.save(ip, rt)
+                network.finish_incoming(rt.spec, rt.taps)  # routed NICs move now
+            return
+        self.stop(name, force=True)
+
+    def finalize_migration_src(self, name: str, success: bool, live: bool) -> None:
+        """After success stop the source QEMU (its guest now runs elsewhere); after a
+        failure resume a guest a non-live migration paused."""
+        if success:
+            self.stop(name, force=True)
+            return
+        rt = self._running(name)
+        if rt is not None and not live:
+            migration.resume_if_stopped(rt)
+
+    def instance_status(self, name: str) -> str | None:
+        """QEMU's run state (``running``, ``paused``, ``inmigrate``, ``postmigrate``...)."""
+        rt = self._running(name)
+        if rt is None:
+            return None
+        return self._qmp_status(rt) or "unknown"

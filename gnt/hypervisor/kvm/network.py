@@ -1,43 +1,55 @@
-"""NICs of KVM instances: tap devices wired as the NIC's mode says.
+"""NICs of KVM instances: one tap device per NIC, opened here and handed to QEMU.
 
-As in Ganeti, the node opens a tap device per NIC (``/dev/net/tun``,
-``TUNSETIFF``), hands the open file descriptor to QEMU (``-netdev
-tap,fd=N``) and configures the host side before QEMU starts.  The tap is not
-persistent: it disappears when QEMU (the last holder of the descriptor)
-exits, so stopping needs no network cleanup.
+As in Ganeti, the node daemon opens each tap (``/dev/net/tun``,
+``TUNSETIFF``), wires its host side (:func:`gnt.network.scripts.nic_up`:
+a site script or the built-in per mode) and passes the open descriptors to
+QEMU (``-netdev tap,fd=N``).  The taps are not persistent: they disappear
+with the last holder of their descriptors (QEMU), so a dead QEMU leaves no
+tap behind.
 
-Host side, per ``nicparams['mode']``:
+Tap names are ``tap`` + 12 hex digits of a hash of (node, instance UUID, NIC
+UUID): the same NIC always gets the same tap on a node (a retried start
+reuses the name; a second QEMU of the instance on this node is refused with
+"busy"), two nodes sharing one kernel (test clusters) never collide, and the
+``tap`` prefix keeps them recognisable as instance taps to scripts written
+for Ganeti (which skip ``tap*`` ports when looking for bridge uplinks).
+Ganeti's ``<kvm_run_dir>/nic/<instance>/<index>`` files name each NIC's tap.
 
-* ``bridged``: the bridge ``link`` must exist (else HypervisorError naming
-  it); the tap joins it (``ip link set TAP master LINK up``); a ``vlan`` of
-  ``.N`` (access) or ``:N:M`` (trunk) is set with ``bridge vlan``.
-* ``routed``: the tap goes up; with an IP a host route to it is added
-  (table ``link`` when given) and proxy ARP is enabled on the tap.
-* ``openvswitch``: ``ovs-vsctl add-port LINK TAP`` (``tag=N`` for ``.N``).
+Lifecycle (the functions the KVM driver calls):
 
-If ``<conf_dir>/kvm-ifup-custom`` is executable it replaces the built-in
-steps (Ganeti's hook point), called with Ganeti's environment: INSTANCE,
-INTERFACE, INTERFACE_INDEX, INTERFACE_UUID, INTERFACE_NAME, MAC, MODE,
-LINK, BRIDGE (bridged), IP, VLAN.
-
-There is no user-mode (slirp) networking: a NIC needs a real link.
+* :func:`start_nics` in the start path, incoming migrations included: open
+  and wire every NIC.  For an incoming migration routed NICs are opened but
+  not wired (the host route must not move before the guest does);
+* :func:`finish_incoming` on the migration target once the guest runs there:
+  wire the routed NICs (``MIGRATION_PHASE=post``);
+* :func:`stop_nics` after QEMU exited (stop, migration source after
+  success, target after failure): run the ``down`` action of every NIC,
+  delete any tap still present, remove the NIC files;
+* :func:`teardown_instance`: the same for an instance by name, from what
+  this node recorded (runtime file, else the NIC files).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import shutil
 import struct
-import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gnt import constants as C
-from gnt import errors, paths
-from gnt.hypervisor.base import NICSpec
+from gnt import errors, netutils, paths
+from gnt.hypervisor.base import InstanceSpec, NICSpec
+from gnt.hypervisor.kvm import runtime as R
+from gnt.network import env as nenv
+from gnt.network import modes, scripts
+from gnt.network import vlan as vlan_mod
+from gnt.utils.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +60,9 @@ IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
 IFF_VNET_HDR = 0x4000
 IFF_MULTI_QUEUE = 0x0100
-TAP_NAME_TEMPLATE = "tap%d"
-CUSTOM_IFUP = "kvm-ifup-custom"
+IFNAMSIZ = 16
+TAP_PREFIX = modes.TAP_PREFIX
+_SYS_NET = Path("/sys/class/net")
 
 
 @dataclass
@@ -66,22 +79,76 @@ class Tap:
         self.fds = []
 
 
+# ----------------------------------------------------------------- naming
+def tap_name(instance_uuid: str, nic_uuid: str, node: str | None = None) -> str:
+    """The tap of NIC ``nic_uuid`` of instance ``instance_uuid`` on ``node`` (default: this
+    node): ``tap`` + 12 hex digits, 15 characters (the kernel's limit)."""
+    node = node if node is not None else netutils.my_hostname()
+    digest = hashlib.sha256(f"{node}\0{instance_uuid}\0{nic_uuid}".encode()).hexdigest()
+    return f"{TAP_PREFIX}{digest[:IFNAMSIZ - 1 - len(TAP_PREFIX)]}"
+
+
+def nic_dir(instance: str) -> Path:
+    """``<kvm_run_dir>/nic/<instance>``: one file per NIC index holding its tap name."""
+    R.check_name(instance)
+    return paths.get().kvm_nic_dir / instance
+
+
+def recorded_taps(instance: str) -> dict[int, str]:
+    """NIC index -> tap name, from the instance's NIC files on this node."""
+    out: dict[int, str] = {}
+    try:
+        entries = os.listdir(nic_dir(instance))
+    except OSError:
+        return out
+    for entry in entries:
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                out[int(entry)] = (nic_dir(instance) / entry).read_text().strip()
+    return out
+
+
+def _record(instance: str, index: int, tap: str) -> None:
+    atomic_write(nic_dir(instance) / str(index), tap + "\n", mode=0o640)
+
+
+def _forget(instance: str, index: int | None = None) -> None:
+    d = nic_dir(instance)
+    if index is not None:
+        with contextlib.suppress(FileNotFoundError):
+            (d / str(index)).unlink()
+        return
+    shutil.rmtree(d, ignore_errors=True)
+
+
+# ----------------------------------------------------------------- checks
 def check_link(nic: NICSpec) -> None:
-    """Refuse a NIC whose link cannot be used here (before anything starts)."""
+    """Refuse a NIC this node cannot wire, before anything starts; raises HypervisorError.
+
+    bridged: the bridge must exist (and be VLAN-aware with a ``vlan``);
+    routed: the NIC needs an IP; openvswitch: ovs-vsctl must be installed.
+    """
     mode = nic.nicparams.get(C.NIC_MODE, C.NIC_MODE_BRIDGED)
     link = str(nic.nicparams.get(C.NIC_LINK) or "")
+    vlans = vlan_mod.parse(str(nic.nicparams.get(C.NIC_VLAN) or ""))
     if mode == C.NIC_MODE_BRIDGED:
-        if not link or not Path(f"/sys/class/net/{link}/bridge").is_dir():
+        if not link or not (_SYS_NET / link / "bridge").is_dir():
             raise errors.HypervisorError(
                 f"NIC {nic.index} is in bridged mode but bridge '{link}' does not exist on "
                 "this node (create it, use another nic link, or start the instance without "
                 "NICs)", errors.ECODE_ENVIRON)
-    elif mode == C.NIC_MODE_OVS:
-        if shutil.which("ovs-vsctl") is None:
+        if vlans and (_SYS_NET / link / "bridge/vlan_filtering").read_text().strip() != "1":
             raise errors.HypervisorError(
-                f"NIC {nic.index} is in openvswitch mode but ovs-vsctl is not installed",
-                errors.ECODE_ENVIRON)
-    elif mode != C.NIC_MODE_ROUTED:
+                f"NIC {nic.index} has vlan {nic.nicparams.get(C.NIC_VLAN)!r} but bridge "
+                f"{link} has VLAN filtering disabled (ip link set {link} type bridge "
+                "vlan_filtering 1)", errors.ECODE_ENVIRON)
+    elif mode == C.NIC_MODE_OVS:
+        modes.check_ovs()
+    elif mode == C.NIC_MODE_ROUTED:
+        if not nic.ip:
+            raise errors.HypervisorError(
+                f"NIC {nic.index} is in routed mode but has no IP address", errors.ECODE_INVAL)
+    else:
         raise errors.HypervisorError(
             f"NIC {nic.index} has unsupported mode '{mode}'; allowed: "
             f"{', '.join(C.NIC_VALID_MODES)}", errors.ECODE_INVAL)
@@ -90,6 +157,13 @@ def check_link(nic: NICSpec) -> None:
                                      errors.ECODE_ENVIRON)
 
 
+def _vlans(vlan: str) -> tuple[int | None, list[int]]:
+    """Ganeti's vlan syntax as (untagged, tagged) (see :mod:`gnt.network.vlan`)."""
+    v = vlan_mod.parse(vlan)
+    return v.untagged, list(v.tagged)
+
+
+# -------------------------------------------------------------------- taps
 def _vnet_hdr_supported(fd: int) -> bool:
     try:
         raw = fcntl.ioctl(fd, TUNGETFEATURES, struct.pack("I", 0))
@@ -98,10 +172,14 @@ def _vnet_hdr_supported(fd: int) -> bool:
     return bool(struct.unpack("I", raw)[0] & IFF_VNET_HDR)
 
 
-def open_tap(vnet_hdr: bool = True, queues: int = 1) -> Tap:
-    """Create a tap device with ``queues`` queues; raises HypervisorError."""
+def open_tap(name: str, vnet_hdr: bool = True, queues: int = 1) -> Tap:
+    """Create (or attach to) tap ``name`` with ``queues`` queues; raises HypervisorError.
+
+    A tap of that name held by another process is refused ("busy").
+    """
+    if not 0 < len(name) < IFNAMSIZ:
+        raise errors.ProgrammerError(f"invalid tap name {name!r}")
     fds: list[int] = []
-    name = TAP_NAME_TEMPLATE
     try:
         for _ in range(max(1, queues)):
             fd = os.open(TUN_DEVICE, os.O_RDWR | os.O_CLOEXEC)
@@ -111,92 +189,145 @@ def open_tap(vnet_hdr: bool = True, queues: int = 1) -> Tap:
                 flags |= IFF_VNET_HDR
             if queues > 1:
                 flags |= IFF_MULTI_QUEUE
-            ifr = struct.pack("16sH", name.encode(), flags)
-            res = fcntl.ioctl(fd, TUNSETIFF, ifr)
-            name = res[:16].rstrip(b"\0").decode()
+            fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), flags))
     except OSError as err:
         for fd in fds:
             os.close(fd)
-        raise errors.HypervisorError(f"Cannot create a tap device: {err.strerror}") from err
+        why = err.strerror
+        if err.errno in (16, 22) and (_SYS_NET / name).exists():  # EBUSY, EINVAL
+            why = "it exists and is in use by another process (is the instance running?)"
+        raise errors.HypervisorError(f"Cannot create tap device {name}: {why}",
+                                     errors.ECODE_ENVIRON) from err
     return Tap(name=name, fds=fds)
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> None:
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if res.returncode != 0:
-        raise errors.HypervisorError(
-            f"Failed to configure the instance's network: {' '.join(cmd)}: "
-            f"{(res.stderr or res.stdout).strip()}", errors.ECODE_ENVIRON)
-
-
-def _vlans(vlan: str) -> tuple[int | None, list[int]]:
-    """Ganeti's vlan syntax: ``.N`` access, ``:N:M`` trunk, ``.N:M`` both."""
-    untagged: int | None = None
-    tagged: list[int] = []
-    rest = vlan
-    try:
-        if rest.startswith("."):
-            head, _, rest = rest[1:].partition(":")
-            untagged = int(head)
-            rest = ":" + rest if rest else ""
-        elif rest and rest[0].isdigit():
-            head, _, rest = rest.partition(":")
-            untagged = int(head)
-            rest = ":" + rest if rest else ""
-        tagged = [int(v) for v in rest.split(":") if v]
-    except ValueError:
-        raise errors.HypervisorError(f"Invalid NIC vlan {vlan!r}", errors.ECODE_INVAL) from None
-    return untagged, tagged
-
-
-def ifup(instance: str, nic: NICSpec, tap: Tap) -> None:
-    """Wire the host side of ``tap`` for ``nic``; raises HypervisorError."""
-    mode = str(nic.nicparams.get(C.NIC_MODE, C.NIC_MODE_BRIDGED))
-    link = str(nic.nicparams.get(C.NIC_LINK) or "")
-    vlan = str(nic.nicparams.get(C.NIC_VLAN) or "")
-    custom = paths.get().conf_dir / CUSTOM_IFUP
-    if os.access(custom, os.X_OK):
-        env = {**os.environ, "INSTANCE": instance, "INTERFACE": tap.name,
-               "INTERFACE_INDEX": str(nic.index), "INTERFACE_UUID": nic.uuid,
-               "INTERFACE_NAME": nic.name or "", "MAC": nic.mac, "MODE": mode, "LINK": link,
-               "IP": nic.ip or "", "VLAN": vlan}
-        if mode == C.NIC_MODE_BRIDGED:
-            env["BRIDGE"] = link
-        _run([str(custom)], env)
+def delete_tap(name: str) -> None:
+    """Delete the network device ``name`` if it still exists (best effort)."""
+    if not (_SYS_NET / name).exists():
         return
-    if mode == C.NIC_MODE_BRIDGED:
-        mtu = Path(f"/sys/class/net/{link}/mtu").read_text().strip()
-        _run(["ip", "link", "set", "dev", tap.name, "mtu", mtu, "master", link, "up"])
-        if vlan:
-            untagged, tagged = _vlans(vlan)
-            if untagged is not None:
-                _run(["bridge", "vlan", "add", "dev", tap.name, "vid", str(untagged), "pvid",
-                      "untagged"])
-            for vid in tagged:
-                _run(["bridge", "vlan", "add", "dev", tap.name, "vid", str(vid)])
-    elif mode == C.NIC_MODE_ROUTED:
-        _run(["ip", "link", "set", "dev", tap.name, "up"])
-        if nic.ip:
-            Path(f"/proc/sys/net/ipv4/conf/{tap.name}/proxy_arp").write_text("1")
-            cmd = ["ip", "route", "replace", nic.ip, "dev", tap.name]
-            if link:
-                cmd += ["table", link]
-            _run(cmd)
-    elif mode == C.NIC_MODE_OVS:
-        cmd = ["ovs-vsctl", "add-port", link, tap.name]
-        untagged, tagged = _vlans(vlan) if vlan else (None, [])
-        if untagged is not None:
-            cmd.append(f"tag={untagged}")
-        if tagged:
-            cmd.append("trunks=" + ",".join(str(v) for v in tagged))
-        _run(cmd)
-        _run(["ip", "link", "set", "dev", tap.name, "up"])
+    res = modes.run(["ip", "link", "del", "dev", name], check=False)
+    if res.returncode != 0 and (_SYS_NET / name).exists():
+        log.warning("Cannot delete tap %s: %s", name, res.stderr.strip())
 
 
-def ifdown(mode: str, link: str, tap_name: str) -> None:
-    """Undo what :func:`ifup` left outside the tap (only openvswitch ports); best effort."""
-    if mode == C.NIC_MODE_OVS and shutil.which("ovs-vsctl"):
-        res = subprocess.run(["ovs-vsctl", "--if-exists", "del-port", link, tap_name],
-                             capture_output=True, text=True, check=False)
-        if res.returncode != 0:
-            log.warning("Cannot remove port %s from %s: %s", tap_name, link, res.stderr.strip())
+# --------------------------------------------------------------- lifecycle
+def _env(spec: InstanceSpec, nic: NICSpec, tap: str, action: str,
+         phase: str | None = None) -> dict[str, str]:
+    return nenv.nic_env(spec.name, nic, tap, tags=spec.tags, action=action,
+                        migration_phase=phase)
+
+
+def _deferred(nic: NICSpec, incoming: bool) -> bool:
+    """Whether the NIC is wired only once an incoming migration completed."""
+    return incoming and nic.nicparams.get(C.NIC_MODE) == C.NIC_MODE_ROUTED
+
+
+def nic_up(spec: InstanceSpec, nic: NICSpec, tap: str, phase: str | None = None) -> None:
+    """Wire the host side of ``tap`` for ``nic``; raises HypervisorError."""
+    what = scripts.nic_up(_env(spec, nic, tap, nenv.ACTION_UP, phase),
+                          paths.get().kvm_ifup_custom)
+    log.info("Instance %s: NIC %d on %s is up (%s)", spec.name, nic.index, tap, what)
+
+
+def nic_down(spec: InstanceSpec, nic: NICSpec, tap: str) -> None:
+    """Undo the host side of ``tap`` (best effort; never raises)."""
+    try:
+        scripts.nic_down(_env(spec, nic, tap, nenv.ACTION_DOWN), paths.get().kvm_ifdown_custom)
+    except Exception as err:  # noqa: BLE001 - down must not stop a cleanup
+        log.warning("Instance %s: NIC %d down on %s failed: %s", spec.name, nic.index, tap,
+                    err)
+
+
+def start_nic(spec: InstanceSpec, nic: NICSpec, vnet_hdr: bool = True, queues: int = 1,
+              incoming: bool = False) -> Tap:
+    """Open the tap of one NIC, record it and wire it (routed NICs of an incoming migration
+    are wired later by :func:`finish_incoming`); raises HypervisorError.
+
+    The caller passes ``Tap.fds`` to QEMU and closes them afterwards.  On
+    failure nothing is left behind.
+    """
+    tap = open_tap(tap_name(spec.uuid, nic.uuid), vnet_hdr, queues)
+    try:
+        _record(spec.name, nic.index, tap.name)
+        if not _deferred(nic, incoming):
+            nic_up(spec, nic, tap.name)
+    except BaseException:
+        tap.close()
+        nic_down(spec, nic, tap.name)
+        _forget(spec.name, nic.index)
+        raise
+    return tap
+
+
+def start_nics(spec: InstanceSpec, vnet_hdr: bool = True, queues: int = 1,
+               incoming: bool = False) -> list[tuple[NICSpec, Tap]]:
+    """:func:`start_nic` for every NIC of ``spec`` in index order; all or nothing.
+
+    Returns (NIC, open tap) pairs; raises HypervisorError after undoing
+    the NICs already started.
+    """
+    _forget(spec.name)
+    started: list[tuple[NICSpec, Tap]] = []
+    try:
+        for nic in sorted(spec.nics, key=lambda n: n.index):
+            started.append((nic, start_nic(spec, nic, vnet_hdr, queues, incoming)))
+    except BaseException:
+        release(spec, started)
+        raise
+    return started
+
+
+def release(spec: InstanceSpec, started: Iterable[tuple[NICSpec, Tap]]) -> None:
+    """Undo :func:`start_nics` when QEMU did not start: close, down, forget."""
+    for nic, tap in started:
+        tap.close()
+        nic_down(spec, nic, tap.name)
+    _forget(spec.name)
+
+
+def finish_incoming(spec: InstanceSpec, taps: Iterable[R.TapInfo]) -> None:
+    """On a migration target once the guest runs here: wire the NICs
+    :func:`start_nics` deferred (``MIGRATION_PHASE=post``).  Failures are
+    logged, as the guest already runs here."""
+    by_index = {n.index: n for n in spec.nics}
+    for t in taps:
+        nic = by_index.get(t.index)
+        if nic is None or not _deferred(nic, True):
+            continue
+        try:
+            nic_up(spec, nic, t.name, phase=nenv.PHASE_POST)
+        except errors.HypervisorError as err:
+            log.warning("Instance %s: %s", spec.name, err)
+
+
+def stop_nics(spec: InstanceSpec, taps: Iterable[R.TapInfo]) -> None:
+    """After QEMU exited: ``down`` for every NIC, delete leftover taps, forget them."""
+    by_index = {n.index: n for n in spec.nics}
+    for t in taps:
+        nic = by_index.get(t.index) or NICSpec(
+            uuid="", index=t.index, mac="", nicparams={C.NIC_MODE: t.mode, C.NIC_LINK: t.link})
+        nic_down(spec, nic, t.name)
+        delete_tap(t.name)
+    _forget(spec.name)
+
+
+def teardown_instance(name: str) -> None:
+    """Tear down the NICs of instance ``name`` on this node (after its QEMU exited).
+
+    Uses the runtime file when there is one (so ``down`` gets the full NIC
+    environment), else only deletes the taps named by the NIC files.
+    """
+    try:
+        rt = R.load(R.InstancePaths(name))
+    except errors.HypervisorError as err:
+        log.warning("%s", err)
+        rt = None
+    if rt is not None:
+        known = {t.index for t in rt.taps}
+        extra = [R.TapInfo(index=i, name=n, mode="", link="")
+                 for i, n in recorded_taps(name).items() if i not in known]
+        stop_nics(rt.spec, [*rt.taps, *extra])
+        return
+    for tap in recorded_taps(name).values():
+        delete_tap(tap)
+    _forget(name)

@@ -18,7 +18,7 @@ Deviations, each deliberate:
 Everything else keeps Ganeti's default, including ``kernel_path``
 (``/boot/vmlinuz-3-kvmU``; set it to empty to boot from the disk).  A few
 parameters are accepted and stored but not used yet (SPICE, sound, USB
-devices, PCI reservations, migration tuning until migration exists); a
+devices, PCI reservations); a
 non-default value of those is logged as ignored when the instance starts,
 and SPICE, the ``pool`` security model are refused (see ``cmdline.py``).
 """
@@ -230,8 +230,7 @@ PARAMETERS: dict[str, ParamDef] = {
 IGNORED = (PCI_RESERVATIONS, SPICE_IP_VERSION, SPICE_PASSWORD_FILE, SPICE_IMAGE_COMPRESSION,
            SPICE_JPEG_WAN_COMPRESSION, SPICE_ZLIB_GLZ_WAN_COMPRESSION, SPICE_STREAMING_VIDEO,
            SPICE_PLAYBACK_COMPRESSION, SPICE_USE_TLS, SPICE_TLS_CIPHERS, SPICE_USE_VDAGENT,
-           SOUNDHW, USB_DEVICES, MIGRATION_PORT, MIGRATION_BANDWIDTH, MIGRATION_DOWNTIME,
-           MIGRATION_MODE, MIGRATION_CAPS)
+           SOUNDHW, USB_DEVICES)
 
 
 def filled(hvparams: dict[str, Any]) -> dict[str, Any]:

@@ -59,7 +59,8 @@ class KVMRuntime(BaseModel):
     ``cmdline``: QEMU's argv as started; ``spec``: the InstanceSpec it was
     started from; ``start_time``: epoch seconds; ``accel``: ``kvm``/``tcg``;
     socket paths are absolute (``serial`` None without a serial console);
-    ``vnc``: display info (host, port, display) or None.
+    ``vnc``: display info (host, port, display) or None; ``migrating_in``:
+    the QEMU waits for (or receives) an incoming migration.
     """
 
     version: int = 1
@@ -76,6 +77,8 @@ class KVMRuntime(BaseModel):
     qga: str | None = None
     vnc: dict[str, Any] | None = None
     taps: list[TapInfo] = Field(default_factory=list)
+    #: True from accepting an incoming migration until it is finalized here
+    migrating_in: bool = False
 
 
 class InstancePaths:

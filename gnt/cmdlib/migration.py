@@ -1,0 +1,346 @@
+"""Moving a running instance to another node: live migration, failover, cleanup.
+
+:class:`Migrater` does the work for the migrate and failover LUs (Ganeti's
+``TLMigrateInstance``), with the locks they hold (the instance, its source
+and target nodes).  The order of node calls:
+
+1. prerequisites on the target: the hypervisor can run the instance there
+   (``instance_check_accept``: binaries, kernel files, links, disks
+   reachable) and enough free memory; nothing moves before they pass;
+2. ``instance_migration_info`` on the source (the spec its QEMU runs);
+3. ``instance_accept`` on the target (destination QEMU waiting);
+4. ``instance_migrate`` on the source, then ``instance_migration_status``
+   polled: progress lines in the job log; the target node is checked while
+   the migration runs and the migration is cancelled when the target's
+   daemon stops answering or no RAM moved for ``stall_timeout`` seconds;
+5. on completion the config names the target at once (the guest runs
+   there from that moment), then the target keeps the guest and the source
+   releases its QEMU and disks; on failure the target discards what it
+   made and the source runs on (a non-live migration resumes it).
+
+``--cleanup`` asks every node which one really runs the guest: that node
+wins, the config follows it and leftovers elsewhere are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from gnt import constants as C
+from gnt import errors
+from gnt.cmdlib.base import FeedbackFn, LogicalUnit
+from gnt.cmdlib.common import (
+    bdev_specs,
+    check_node_free_memory,
+    check_node_not_drained,
+    check_node_online,
+    check_node_vm_capable,
+    instance_spec,
+)
+from gnt.cmdlib.disk_mobility import for_template
+from gnt.hypervisor.base import MigrationStatus, MigrationTarget
+from gnt.objects import Instance, Node, fill
+
+#: s without progress before a migration is cancelled (GNT_MIGRATION_STALL_TIMEOUT)
+STALL_TIMEOUT = float(os.environ.get("GNT_MIGRATION_STALL_TIMEOUT", "60"))
+#: s between checks that the target's node daemon still answers
+TARGET_CHECK_INTERVAL = 1.0
+#: consecutive failed target checks before the migration is cancelled
+TARGET_CHECK_FAILURES = 2
+#: s between progress lines in the job log
+PROGRESS_INTERVAL = 2.0
+# QEMU states of a process that does not run the guest (yet/any more)
+_NOT_OWNING = {"inmigrate", "postmigrate", "finish-migrate", "shutdown", None}
+
+
+@dataclass
+class MigrationResult:
+    """What a migration measured (QEMU's own figures, ms; RAM in MiB)."""
+
+    total_time_ms: int | None = None
+    downtime_ms: int | None = None
+    transferred_ram: float = 0
+
+
+def check_target_node(lu: LogicalUnit, inst: Instance, source: Node, target: Node,
+                      action: str) -> None:
+    """Refuse a target that is the source, offline, drained or not vm_capable."""
+    if target.uuid == source.uuid:
+        raise errors.OpPrereqError(
+            f"Instance {inst.name} is already on node {target.name}; cannot {action} it "
+            f"to the same node", errors.ECODE_INVAL)
+    check_node_online(target, f"Cannot {action} instance {inst.name}")
+    check_node_not_drained(target)
+    check_node_vm_capable(target)
+
+
+class Migrater:
+    """Live migration, failover and migration cleanup of one instance.
+
+    ``lu`` holds the locks; ``target`` is None only for cleanup.
+    """
+
+    def __init__(self, lu: LogicalUnit, inst: Instance, target: Node | None) -> None:
+        self.lu = lu
+        self.ctx = lu.ctx
+        self.rpc = lu.ctx.rpc
+        self.inst = inst
+        self.source: Node = lu.cfg.get_node(inst.primary_node)
+        self.target = target
+
+    # --- checks ---
+    def is_running(self) -> bool:
+        res = self.rpc.instance_info(self.source.uuid, self.inst.hypervisor, self.inst.name)
+        res.raise_on_fail(f"Error checking node {self.source.name}")
+        return bool(res.data)
+
+    def check_target(self, memory: int | None = None) -> None:
+        """The target can run the instance: hypervisor prerequisites and ``memory`` MiB."""
+        assert self.target is not None
+        inst = self.inst
+        spec = instance_spec(self.lu.cfg, inst)
+        res = self.rpc.instance_check_accept(self.target.uuid, spec,
+                                             bdev_specs(self.lu.cfg, inst))
+        if res.fail_msg:
+            raise errors.OpPrereqError(
+                f"Node {self.target.name} cannot run instance {inst.name}: {res.fail_msg}",
+                errors.ECODE_ENVIRON)
+        if memory is not None:
+            check_node_free_memory(self.ctx, self.target, f"instance {inst.name}", memory,
+                                   inst.hypervisor)
+
+    def _set_primary(self, node: Node) -> None:
+        """Make ``node`` the instance's primary (its shared disks follow)."""
+        inst = self.lu.ctx.cfg.data.instances[self.inst.uuid]
+        disks = self.lu.cfg.instance_disks(inst)
+        inst.primary_node = node.uuid
+        for d in disks:
+            if for_template(d.dev_type).any_target:
+                d.nodes = [node.uuid]
+        self.lu.ctx.cfg.update(inst, *disks)
+        self.inst = inst
+
+    def _shutdown_disks(self, node: Node, warn_only: bool = True) -> None:
+        for b in bdev_specs(self.lu.cfg, self.inst):
+            res = self.rpc.blockdev_shutdown(node.uuid, b)
+            if res.fail_msg:
+                msg = (f"Could not shut down disk {b.iv_name} of {self.inst.name} on node "
+                       f"{node.name}: {res.fail_msg}")
+                if not warn_only:
+                    raise errors.OpExecError(msg)
+                self.lu.log_warning(msg)
+
+    # --- live migration ---
+    def migrate(self, live: bool, feedback: FeedbackFn) -> MigrationResult:
+        """Migrate the running instance to the target (prerequisites already checked)."""
+        assert self.target is not None
+        inst, src, dst = self.inst, self.source, self.target
+        hv = inst.hypervisor
+        hvp = fill.fill_instance_hv(self.lu.cfg.cluster, inst)
+        feedback(f"* checking where the instance {inst.name} runs")
+        info = self.rpc.instance_migration_info(src.uuid, hv, inst.name)
+        info.raise_on_fail(f"Cannot get migration information from node {src.name}")
+        port = int(hvp.get("migration_port") or 0)
+        target = MigrationTarget(address=dst.primary_ip, port=port)
+        feedback(f"* preparing {dst.name} to accept the instance")
+        res = self.rpc.instance_accept(dst.uuid, instance_spec(self.lu.cfg, inst),
+                                       bdev_specs(self.lu.cfg, inst), info.data, target)
+        if res.fail_msg:
+            self._discard_target()
+            raise errors.OpExecError(
+                f"Could not pre-migrate instance {inst.name}: node {dst.name} cannot "
+                f"accept it: {res.fail_msg}")
+        feedback(f"* migrating instance to {dst.name} ({'live' if live else 'non-live'})")
+        res = self.rpc.instance_migrate(src.uuid, hv, inst.name, target, live)
+        if res.fail_msg:
+            self._failed(live)
+            raise errors.OpExecError(f"Could not migrate instance {inst.name}: {res.fail_msg}")
+        status = self._wait(feedback)
+        if status.status != "completed":
+            self._failed(live)
+            why = status.error or f"migration {status.status}"
+            raise errors.OpExecError(f"Could not migrate instance {inst.name}: {why}; it "
+                                     f"keeps running on {src.name}")
+        # the guest runs on the target from now on: the config says so first
+        self._set_primary(dst)
+        feedback(f"* done: {status.transferred_ram:.1f} MiB in "
+                 f"{status.total_time_ms} ms, downtime {status.downtime_ms} ms")
+        res = self.rpc.instance_finalize_migration_dst(dst.uuid, hv, inst.name, True)
+        if res.fail_msg:
+            self.lu.log_warning(f"Could not finalize the migration on {dst.name}: "
+                                f"{res.fail_msg}; run 'gnt-instance migrate --cleanup "
+                                f"{inst.name}'")
+        res = self.rpc.instance_finalize_migration_src(src.uuid, hv, inst.name, True, live)
+        if res.fail_msg:
+            self.lu.log_warning(f"Could not stop the migrated instance's old process on "
+                                f"{src.name}: {res.fail_msg}; run 'gnt-instance migrate "
+                                f"--cleanup {inst.name}'")
+        else:
+            self._shutdown_disks(src)
+        return MigrationResult(status.total_time_ms, status.downtime_ms,
+                               status.transferred_ram)
+
+    def _wait(self, feedback: FeedbackFn) -> MigrationStatus:
+        """Poll the source until the migration ends; cancel it when it stalls or the
+        target's daemon is gone."""
+        assert self.target is not None
+        inst, src, dst = self.inst, self.source, self.target
+        hv = inst.hypervisor
+        start = last_move = time.monotonic()
+        last_progress = last_check = start
+        transferred = -1.0
+        target_failures = 0
+        interval = 0.02
+        while True:
+            res = self.rpc.instance_migration_status(src.uuid, hv, inst.name)
+            if res.fail_msg:
+                self._abort()
+                return MigrationStatus(status="failed", error=f"cannot get the migration "
+                                       f"status from {src.name}: {res.fail_msg}")
+            st = MigrationStatus.model_validate(res.data)
+            if st.finished:
+                return st
+            now = time.monotonic()
+            if st.transferred_ram != transferred:
+                transferred, last_move = st.transferred_ram, now
+            elif now - last_move > STALL_TIMEOUT:
+                self._abort()
+                return MigrationStatus(status="failed", error=(
+                    f"no progress for {STALL_TIMEOUT:.0f}s (network path to {dst.name}?); "
+                    f"migration cancelled"))
+            if now - last_check >= TARGET_CHECK_INTERVAL:
+                last_check = now
+                chk = self.rpc.instance_status([dst.uuid], hv, inst.name)[dst.uuid]
+                target_failures = target_failures + 1 if chk.fail_msg else 0
+                if target_failures >= TARGET_CHECK_FAILURES:
+                    self._abort()
+                    return MigrationStatus(status="failed", error=(
+                        f"node {dst.name} stopped answering ({chk.fail_msg}); "
+                        f"migration cancelled"))
+            if now - last_progress >= PROGRESS_INTERVAL and st.total_ram:
+                last_progress = now
+                done = 100.0 * (1 - st.remaining_ram / st.total_ram)
+                feedback(f"* memory transfer progress: {done:.2f} % "
+                         f"({st.transferred_ram:.0f} MiB sent, {st.remaining_ram:.0f} MiB "
+                         f"remaining, {st.mbps:.0f} Mbit/s)")
+            time.sleep(interval)
+            interval = min(0.2, interval * 1.5)
+
+    def _abort(self) -> None:
+        res = self.rpc.instance_abort_migration(self.source.uuid, self.inst.hypervisor,
+                                                self.inst.name)
+        if res.fail_msg:
+            self.lu.log_warning(f"Could not cancel the migration on {self.source.name}: "
+                                f"{res.fail_msg}")
+
+    def _discard_target(self) -> None:
+        assert self.target is not None
+        res = self.rpc.instance_finalize_migration_dst(self.target.uuid,
+                                                       self.inst.hypervisor,
+                                                       self.inst.name, False)
+        if res.fail_msg:
+            self.lu.log_warning(f"Could not clean up the target node {self.target.name}: "
+                                f"{res.fail_msg}; run 'gnt-instance migrate --cleanup "
+                                f"{self.inst.name}' once it answers")
+
+    def _failed(self, live: bool) -> None:
+        """After a failed migration: target cleaned up, source runs on."""
+        self._discard_target()
+        res = self.rpc.instance_finalize_migration_src(self.source.uuid, self.inst.hypervisor,
+                                                       self.inst.name, False, live)
+        if res.fail_msg:
+            self.lu.log_warning(f"Could not resume the instance on {self.source.name}: "
+                                f"{res.fail_msg}")
+
+    # --- failover ---
+    def failover(self, shutdown_timeout: int, ignore_consistency: bool,
+                 feedback: FeedbackFn) -> None:
+        """Stop the instance on the source (if it answers) and start it on the target."""
+        assert self.target is not None
+        inst, src, dst = self.inst, self.source, self.target
+        if src.offline:
+            feedback(f"* not shutting down the instance on the offline node {src.name}")
+        else:
+            feedback(f"* shutting down instance {inst.name} on source node {src.name}")
+            res = self.rpc.instance_shutdown(src.uuid, inst.hypervisor, inst.name,
+                                             shutdown_timeout)
+            if res.fail_msg:
+                if not ignore_consistency:
+                    raise errors.OpExecError(
+                        f"Could not shutdown instance {inst.name} on node {src.name}: "
+                        f"{res.fail_msg}. Make sure the node is down, mark it offline "
+                        f"(gnt-node modify -O yes) or use --ignore-consistency")
+                self.lu.log_warning(f"Could not shutdown instance {inst.name} on node "
+                                    f"{src.name}, proceeding anyway: {res.fail_msg}")
+            self._shutdown_disks(src, warn_only=ignore_consistency)
+        self._set_primary(dst)
+        if inst.admin_state != C.ADMINST_UP:
+            feedback(f"* instance {inst.name} is marked down; not starting it on "
+                     f"{dst.name}")
+            return
+        feedback(f"* starting the instance on the target node {dst.name}")
+        res = self.rpc.instance_start(dst.uuid, instance_spec(self.lu.cfg, self.inst),
+                                      bdev_specs(self.lu.cfg, self.inst))
+        if res.fail_msg:
+            self._shutdown_disks(dst)
+            raise errors.OpExecError(f"Could not start instance {inst.name} on node "
+                                     f"{dst.name}: {res.fail_msg}")
+
+    # --- cleanup ---
+    def cleanup(self, feedback: FeedbackFn) -> str:
+        """Find the node that really runs the guest, make the config follow it and
+        remove leftovers elsewhere.  Returns a one-line verdict."""
+        inst, cfg = self.inst, self.lu.cfg
+        nodes = [n for n in cfg.nodes.values() if n.vm_capable and not n.offline]
+        feedback("* checking where the instance actually runs")
+        answers = self.rpc.instance_status([n.uuid for n in nodes], inst.hypervisor,
+                                           inst.name)
+        unreachable = [n.name for n in nodes if answers[n.uuid].fail_msg]
+        present = {n.uuid: answers[n.uuid].data for n in nodes
+                   if not answers[n.uuid].fail_msg and answers[n.uuid].data is not None}
+        owners = [u for u, st in present.items() if st not in _NOT_OWNING]
+        if len(owners) > 1:
+            names = ", ".join(cfg.get_node(u).name for u in owners)
+            raise errors.OpExecError(
+                f"Instance {inst.name} runs on several nodes ({names}); manual "
+                f"intervention required: stop it on all but one")
+        if unreachable and not owners:
+            raise errors.OpExecError(
+                f"Instance {inst.name} does not run on any node that answers; nodes "
+                f"{', '.join(unreachable)} did not answer: retry when they do")
+        verdict = f"Instance {inst.name} runs on {self.source.name}; nothing to change"
+        if owners and owners[0] != inst.primary_node:
+            owner = cfg.get_node(owners[0])
+            feedback(f"* instance runs on {owner.name}, not on {self.source.name}: "
+                     f"updating the configuration")
+            self._set_primary(owner)
+            verdict = f"Instance {inst.name} runs on {owner.name}; configuration updated"
+        elif not owners:
+            verdict = f"Instance {inst.name} does not run on any node"
+        keep = owners[0] if owners else None
+        for uuid, st in sorted(present.items()):
+            if uuid == keep:
+                continue
+            node = cfg.get_node(uuid)
+            feedback(f"* removing the leftover process (state {st}) on {node.name}")
+            res = self.rpc.instance_finalize_migration_dst(uuid, inst.hypervisor, inst.name,
+                                                           False)
+            res.raise_on_fail(f"Could not clean up instance {inst.name} on {node.name}")
+            self._shutdown_disks(node)
+        if unreachable:
+            self.lu.log_warning(f"Nodes {', '.join(unreachable)} did not answer; they may "
+                                f"hold leftovers of {inst.name}")
+        return verdict
+
+
+def runtime_memory(lu: LogicalUnit, inst: Instance, node: Node) -> int:
+    """Memory (MiB) the running instance has on ``node``, else its maxmem."""
+    res = lu.ctx.rpc.instance_info(node.uuid, inst.hypervisor, inst.name)
+    if not res.fail_msg and res.data:
+        return int(res.data["memory"])
+    return int(fill.fill_instance_be(lu.cfg.cluster, inst)[C.BE_MAXMEM])
+
+
+__all__ = ["Migrater", "MigrationResult", "check_target_node", "runtime_memory"]
