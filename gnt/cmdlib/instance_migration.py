@@ -116,7 +116,7 @@ class LUInstanceMigrate(_MoveInstanceLU):
                     f"migrate it (use failover, or --allow-failover)", errors.ECODE_STATE)
             self.log_info(f"Instance {inst.name} is not running, switching to failover")
             self.failover = True
-        mode = op.mode
+        mode: str | None = op.mode
         if mode is None and op.live is not None:
             mode = C.HT_MIGRATION_LIVE if op.live else C.HT_MIGRATION_NONLIVE
         if mode is None:

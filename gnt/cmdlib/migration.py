@@ -53,6 +53,13 @@ TARGET_CHECK_FAILURES = 2
 PROGRESS_INTERVAL = 2.0
 # QEMU states of a process that does not run the guest (yet/any more)
 _NOT_OWNING = {"inmigrate", "postmigrate", "finish-migrate", "shutdown", None}
+# a process whose state cannot be read ("unknown") proves nothing either way
+_UNKNOWN = "unknown"
+
+
+def _owns(state: str | None) -> bool:
+    """Whether a process in hypervisor ``state`` is the one running the guest."""
+    return state not in _NOT_OWNING and state != _UNKNOWN
 
 
 @dataclass
@@ -143,7 +150,7 @@ class Migrater:
         info = self.rpc.instance_migration_info(src.uuid, hv, inst.name)
         info.raise_on_fail(f"Cannot get migration information from node {src.name}")
         port = int(hvp.get("migration_port") or 0)
-        target = MigrationTarget(address=dst.primary_ip, port=port)
+        target = MigrationTarget(address=dst.primary_ip, port=port, hvparams=hvp)
         feedback(f"* preparing {dst.name} to accept the instance")
         res = self.rpc.instance_accept(dst.uuid, instance_spec(self.lu.cfg, inst),
                                        bdev_specs(self.lu.cfg, inst), info.data, target)
@@ -154,19 +161,21 @@ class Migrater:
                 f"accept it: {res.fail_msg}")
         feedback(f"* migrating instance to {dst.name} ({'live' if live else 'non-live'})")
         res = self.rpc.instance_migrate(src.uuid, hv, inst.name, target, live)
-        if res.fail_msg:
-            self._failed(live)
-            raise errors.OpExecError(f"Could not migrate instance {inst.name}: {res.fail_msg}")
-        status = self._wait(feedback)
-        if status.status != "completed":
+        status = (MigrationStatus(status="failed", error=res.fail_msg) if res.fail_msg
+                  else self._wait(feedback))
+        if status.status != "completed" and not self._landed_on_target():
             self._failed(live)
             why = status.error or f"migration {status.status}"
             raise errors.OpExecError(f"Could not migrate instance {inst.name}: {why}; it "
                                      f"keeps running on {src.name}")
         # the guest runs on the target from now on: the config says so first
         self._set_primary(dst)
-        feedback(f"* done: {status.transferred_ram:.1f} MiB in "
-                 f"{status.total_time_ms} ms, downtime {status.downtime_ms} ms")
+        if status.status == "completed":
+            feedback(f"* done: {status.transferred_ram:.1f} MiB in "
+                     f"{status.total_time_ms} ms, downtime {status.downtime_ms} ms")
+        else:
+            self.lu.log_warning(f"The migration reported '{status.error or status.status}' "
+                                f"but the instance runs on {dst.name}: keeping it there")
         res = self.rpc.instance_finalize_migration_dst(dst.uuid, hv, inst.name, True)
         if res.fail_msg:
             self.lu.log_warning(f"Could not finalize the migration on {dst.name}: "
@@ -176,33 +185,58 @@ class Migrater:
         if res.fail_msg:
             self.lu.log_warning(f"Could not stop the migrated instance's old process on "
                                 f"{src.name}: {res.fail_msg}; run 'gnt-instance migrate "
-                                f"--cleanup {inst.name}'")
+                                f"--cleanup {inst.name}' once it answers")
         else:
             self._shutdown_disks(src)
         return MigrationResult(status.total_time_ms, status.downtime_ms,
                                status.transferred_ram)
 
+    def _target_state(self) -> tuple[bool, str | None]:
+        """(answered, hypervisor state) of the instance on the target."""
+        assert self.target is not None
+        res = self.rpc.instance_status([self.target.uuid], self.inst.hypervisor,
+                                       self.inst.name)[self.target.uuid]
+        return (False, None) if res.fail_msg else (True, res.data)
+
+    def _landed_on_target(self) -> bool:
+        """Whether the guest runs on the target after all (the migration finished
+        although the source could not tell us)."""
+        answered, state = self._target_state()
+        return answered and _owns(state)
+
     def _wait(self, feedback: FeedbackFn) -> MigrationStatus:
-        """Poll the source until the migration ends; cancel it when it stalls or the
-        target's daemon is gone."""
+        """Poll the source until the migration ends.
+
+        Cancelled when no RAM moved for ``STALL_TIMEOUT`` s or the target's
+        daemon stops answering.  When the source's daemon stops answering, the
+        target tells: a guest running there means the migration completed.
+        """
         assert self.target is not None
         inst, src, dst = self.inst, self.source, self.target
         hv = inst.hypervisor
-        start = last_move = time.monotonic()
+        start = last_move = last_seen = time.monotonic()
         last_progress = last_check = start
         transferred = -1.0
         target_failures = 0
         interval = 0.02
         while True:
+            time.sleep(interval)
+            interval = min(0.2, interval * 1.5)
+            now = time.monotonic()
             res = self.rpc.instance_migration_status(src.uuid, hv, inst.name)
             if res.fail_msg:
-                self._abort()
-                return MigrationStatus(status="failed", error=f"cannot get the migration "
-                                       f"status from {src.name}: {res.fail_msg}")
+                answered, state = self._target_state()
+                if answered and _owns(state):
+                    return MigrationStatus(status="completed", error=(
+                        f"source node {src.name} did not answer ({res.fail_msg})"))
+                if now - last_seen > STALL_TIMEOUT:
+                    return MigrationStatus(status="failed", error=(
+                        f"source node {src.name} does not answer ({res.fail_msg})"))
+                continue
+            last_seen = now
             st = MigrationStatus.model_validate(res.data)
             if st.finished:
                 return st
-            now = time.monotonic()
             if st.transferred_ram != transferred:
                 transferred, last_move = st.transferred_ram, now
             elif now - last_move > STALL_TIMEOUT:
@@ -212,21 +246,18 @@ class Migrater:
                     f"migration cancelled"))
             if now - last_check >= TARGET_CHECK_INTERVAL:
                 last_check = now
-                chk = self.rpc.instance_status([dst.uuid], hv, inst.name)[dst.uuid]
-                target_failures = target_failures + 1 if chk.fail_msg else 0
+                answered, _ = self._target_state()
+                target_failures = 0 if answered else target_failures + 1
                 if target_failures >= TARGET_CHECK_FAILURES:
                     self._abort()
                     return MigrationStatus(status="failed", error=(
-                        f"node {dst.name} stopped answering ({chk.fail_msg}); "
-                        f"migration cancelled"))
+                        f"node {dst.name} stopped answering; migration cancelled"))
             if now - last_progress >= PROGRESS_INTERVAL and st.total_ram:
                 last_progress = now
                 done = 100.0 * (1 - st.remaining_ram / st.total_ram)
                 feedback(f"* memory transfer progress: {done:.2f} % "
                          f"({st.transferred_ram:.0f} MiB sent, {st.remaining_ram:.0f} MiB "
                          f"remaining, {st.mbps:.0f} Mbit/s)")
-            time.sleep(interval)
-            interval = min(0.2, interval * 1.5)
 
     def _abort(self) -> None:
         res = self.rpc.instance_abort_migration(self.source.uuid, self.inst.hypervisor,
@@ -236,6 +267,8 @@ class Migrater:
                                 f"{res.fail_msg}")
 
     def _discard_target(self) -> None:
+        """Remove what accept made on the target, unless the target cannot be asked
+        (then nothing is touched: ``--cleanup`` decides later)."""
         assert self.target is not None
         res = self.rpc.instance_finalize_migration_dst(self.target.uuid,
                                                        self.inst.hypervisor,
@@ -300,7 +333,12 @@ class Migrater:
         unreachable = [n.name for n in nodes if answers[n.uuid].fail_msg]
         present = {n.uuid: answers[n.uuid].data for n in nodes
                    if not answers[n.uuid].fail_msg and answers[n.uuid].data is not None}
-        owners = [u for u, st in present.items() if st not in _NOT_OWNING]
+        unclear = [cfg.get_node(u).name for u, st in present.items() if st == _UNKNOWN]
+        if unclear:
+            raise errors.OpExecError(
+                f"The state of instance {inst.name} on {', '.join(unclear)} cannot be read "
+                f"(its hypervisor does not answer); retry, or stop that process by hand")
+        owners = [u for u, st in present.items() if _owns(st)]
         if len(owners) > 1:
             names = ", ".join(cfg.get_node(u).name for u in owners)
             raise errors.OpExecError(

@@ -40,6 +40,9 @@ class DiskSpec(BaseModel):
     mode: str = "rw"
     size: int
     dev_type: str = "file"
+    #: the PCI slot a hot-plugged disk was given (None: the hypervisor chose one
+    #: at start); kept so a migration target recreates the same device layout
+    pci_slot: int | None = None
 
 
 class NICSpec(BaseModel):
@@ -54,6 +57,8 @@ class NICSpec(BaseModel):
     #: the NIC's network object (Ganeti's shape: name, uuid, network, gateway,
     #: network6, gateway6, mac_prefix, tags) when the NIC is in a network
     netinfo: dict[str, Any] | None = None
+    #: the PCI slot a hot-plugged NIC was given (None: chosen at start; see DiskSpec)
+    pci_slot: int | None = None
 
 
 class InstanceSpec(BaseModel):
@@ -149,10 +154,13 @@ class MigrationStatus(BaseModel):
 
 
 class MigrationTarget(BaseModel):
-    """Where the destination waits: ``address`` (the target node's primary IP) and ``port``."""
+    """Where the destination waits: ``address`` (the target node's primary IP) and
+    ``port``; ``hvparams``: the instance's current filled hvparams, whose migration
+    tuning (bandwidth, downtime, capabilities) applies to this migration."""
 
     address: str
     port: int
+    hvparams: dict[str, Any] = Field(default_factory=dict)
 
 
 class Hypervisor(abc.ABC):
@@ -260,3 +268,43 @@ class Hypervisor(abc.ABC):
 
         return errors.HypervisorError(
             f"Hypervisor {self.name} does not support migration", errors.ECODE_INVAL)
+
+    # --- hotplug and runtime changes (instance modify / grow-disk) ---
+    # Each acts on the running instance ``name`` and raises HypervisorError
+    # when it cannot; the defaults say the hypervisor does not support it.
+    def hotplug_supported(self, name: str) -> None:
+        """Raise HypervisorError unless devices can be hot-plugged into ``name`` now."""
+        raise self._unsupported("hotplug")
+
+    def hot_add_disk(self, name: str, disk: DiskSpec) -> DiskSpec:
+        """Attach the assembled ``disk`` (``path`` set, ``index`` = its position)
+        to the running instance; returns it as recorded (with ``pci_slot``)."""
+        raise self._unsupported("hotplug")
+
+    def hot_del_disk(self, name: str, disk_uuid: str) -> None:
+        """Detach disk ``disk_uuid`` from the running instance (the guest must
+        release it); raises HypervisorError when it does not."""
+        raise self._unsupported("hotplug")
+
+    def hot_add_nic(self, name: str, nic: NICSpec) -> NICSpec:
+        """Plug ``nic`` (``index`` = its position) into the running instance;
+        returns it as recorded (with ``pci_slot``)."""
+        raise self._unsupported("hotplug")
+
+    def hot_del_nic(self, name: str, nic_uuid: str) -> None:
+        """Unplug NIC ``nic_uuid`` from the running instance."""
+        raise self._unsupported("hotplug")
+
+    def resize_disk(self, name: str, disk_uuid: str, size: int) -> None:
+        """Tell the running instance that disk ``disk_uuid`` now has ``size`` MiB."""
+        raise self._unsupported("disk resizing")
+
+    def balloon_memory(self, name: str, memory: int) -> None:
+        """Set the running instance's memory to ``memory`` MiB (balloon)."""
+        raise self._unsupported("memory ballooning")
+
+    def _unsupported(self, what: str) -> Exception:
+        from gnt import errors
+
+        return errors.HypervisorError(
+            f"Hypervisor {self.name} does not support {what}", errors.ECODE_INVAL)

@@ -8,7 +8,8 @@ on ``tcp:<target address>:<migration_port>``.  It starts without ``-S``, so
 the guest resumes on the destination by itself the moment the last RAM page
 arrives: no extra round trip adds to the guest's downtime.
 
-The source then gets ``migrate-set-capabilities`` (``migration_caps``, a
+Tuning comes from the instance's current hvparams (sent with the target),
+not the ones the guest was started with.  The source then gets ``migrate-set-capabilities`` (``migration_caps``, a
 ``:``-separated list as in Ganeti), ``migrate-set-parameters``
 (``max-bandwidth`` from ``migration_bandwidth`` MiB/s, ``downtime-limit``
 from ``migration_downtime`` ms), ``stop`` for a non-live migration, and
@@ -44,7 +45,7 @@ def uri(target: MigrationTarget) -> str:
 
 def listen(rt: R.KVMRuntime, target: MigrationTarget) -> None:
     """Make the freshly started destination QEMU ``rt`` wait for the migration."""
-    hvp = P.filled(rt.spec.hvparams)
+    hvp = P.filled(target.hvparams or rt.spec.hvparams)
     cmds: list[qmp.Command] = []
     caps = capabilities(hvp)
     if caps:
@@ -55,7 +56,7 @@ def listen(rt: R.KVMRuntime, target: MigrationTarget) -> None:
 
 def start(rt: R.KVMRuntime, target: MigrationTarget, live: bool) -> None:
     """Start sending ``rt``'s guest to ``target``; returns once QEMU took the command."""
-    hvp = P.filled(rt.spec.hvparams)
+    hvp = P.filled(target.hvparams or rt.spec.hvparams)
     cmds: list[qmp.Command] = []
     caps = capabilities(hvp)
     if caps:
