@@ -51,7 +51,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
         c.add_node("node2")
         c.ok("gnt-instance", "add", "-t", "sharedfile", "--disk", "0:size=128M",
              "-o", "image+raw", "-O", f"image={GUEST_DIR / 'disk.img'}",
-             "-B", "memory=128M", "--no-nics", "-n", c.fqdn("node1"), INST, timeout=300)
+             "-B", "memory=128M", "--no-nics", "--ignore-ipolicy", "-n", c.fqdn("node1"), INST,
+             timeout=300)
         con = Console(_socket(c, "node1"))
         try:
             con.wait_prompt(PROMPT, timeout=180)
