@@ -8,6 +8,7 @@ after the first write fails, what was written is removed again.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import shutil
@@ -54,6 +55,9 @@ class InitParams:
     modify_ssh_setup: bool = True
     maintain_node_health: bool = False
     default_iallocator: str = ""
+    #: instance policy changes over the defaults (``--ipolicy-*``), checked as
+    #: ``gnt-cluster modify`` checks them
+    ipolicy: dict[str, Any] | None = None
 
 
 def _check(params: InitParams) -> tuple[dict[str, dict[str, Any]], dict[str, Any],
@@ -105,6 +109,11 @@ def init_cluster(params: InitParams) -> ConfigData:
         raise errors.OpPrereqError("Cluster is already initialised (config.data exists)",
                                    errors.ECODE_STATE)
     hvparams, bep, nicp, ndp = _check(params)
+    ipolicy = copy.deepcopy(C.IPOLICY_DEFAULTS)
+    if params.ipolicy:
+        from gnt.cmdlib.ipolicy import update_cluster_ipolicy
+
+        ipolicy = update_cluster_ipolicy(ipolicy, params.ipolicy)
     me = netutils.my_host()
     cluster_host = netutils.resolve(params.cluster_name)
     file_dir = params.file_storage_dir or "/srv/ganeti/file-storage"
@@ -140,7 +149,7 @@ def init_cluster(params: InitParams) -> ConfigData:
             modify_etc_hosts=params.modify_etc_hosts,
             modify_ssh_setup=params.modify_ssh_setup,
             maintain_node_health=params.maintain_node_health,
-            default_iallocator=params.default_iallocator)
+            default_iallocator=params.default_iallocator, ipolicy=ipolicy)
         data = ConfigData(cluster=cluster, nodes={node.uuid: node},
                           nodegroups={group.uuid: group})
         write_config_file(data)

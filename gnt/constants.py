@@ -37,7 +37,7 @@ DT_EXT = "ext"
 DT_GLUSTER = "gluster"
 DISK_TEMPLATES = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE, DT_PLAIN, DT_DRBD8,
                   DT_BLOCK, DT_RBD, DT_EXT, DT_GLUSTER)
-DTS_IMPLEMENTED = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE, DT_EXT)  # templates gnt can create today
+DTS_IMPLEMENTED: tuple[str, ...] = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE, DT_EXT)  # creatable now
 DTS_FILEBASED = (DT_FILE, DT_SHARED_FILE, DT_GLUSTER)
 DTS_INT_MIRROR = (DT_DRBD8,)
 DTS_EXT_MIRROR = (DT_DISKLESS, DT_SHARED_FILE, DT_BLOCK, DT_RBD, DT_EXT, DT_GLUSTER)
@@ -452,3 +452,21 @@ HT_MIGRATION_MODES = (HT_MIGRATION_LIVE, HT_MIGRATION_NONLIVE)
 DDM_ADD = "add"
 DDM_REMOVE = "remove"
 DDMS_VALUES = frozenset({DDM_ADD, DDM_REMOVE})
+
+# --- instance modifications (gnt-instance modify, grow-disk, hotplug), Ganeti's names ---
+#: device modification actions of OP_INSTANCE_SET_PARAMS ``disks``/``nics``
+DDM_MODIFY = "modify"
+DDM_ATTACH = "attach"
+DDM_DETACH = "detach"
+DDMS_ALL = (DDM_ADD, DDM_ATTACH, DDM_MODIFY, DDM_REMOVE, DDM_DETACH)
+#: disk keys a ``--disk N:modify`` may change
+MODIFIABLE_IDISK_PARAMS = ("mode", "name")
+#: NIC keys of ``--net`` (ip, mac, name, network plus the nicparams)
+INIC_KEYS = ("mac", "ip", "mode", "link", "vlan", "name", "network")
+NIC_IP_POOL = "pool"
+#: hotplug actions and targets (Ganeti's HOTPLUG_ACTION_* / HOTPLUG_TARGET_*)
+HOTPLUG_ACTION_ADD = "hotadd"
+HOTPLUG_ACTION_REMOVE = "hotremove"
+HOTPLUG_ACTION_MODIFY = "hotmod"
+HOTPLUG_TARGET_DISK = "disk"
+HOTPLUG_TARGET_NIC = "nic"

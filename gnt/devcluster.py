@@ -21,6 +21,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 GUEST_DIR = Path(os.environ.get("GNT_GUEST_DIR", REPO / ".cache" / "guest"))
+#: instance policy bounds of test clusters: Ganeti's default maxima, minima low enough
+#: for the tiny instances tests make (64 MiB disks, no NICs); see ``relaxed_ipolicy``
+TEST_IPOLICY_BOUNDS = ("min:memory-size=1,cpu-count=1,disk-count=0,disk-size=1,nic-count=0,"
+                       "spindle-use=0/max:memory-size=1048576,cpu-count=1024,disk-count=16,"
+                       "disk-size=16777216,nic-count=8,spindle-use=12")
 
 
 @dataclass
@@ -59,6 +64,9 @@ class LocalCluster:
     instances: list[str] = field(default_factory=lambda: [f"inst{i}" for i in range(1, 21)])
 
     master_node: str = ""
+    #: ``init`` sets :data:`TEST_IPOLICY_BOUNDS` unless the caller gives bounds;
+    #: False keeps Ganeti's default policy (which refuses disks under 1 GiB)
+    relaxed_ipolicy: bool = True
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -84,6 +92,11 @@ class LocalCluster:
         shared = root / "srv/ganeti/shared-file-storage"
         if not shared.exists():
             shared.symlink_to(self.root / "shared")
+        # the reference ExtStorage provider (its volumes go to the shared dir)
+        es_dir = root / "srv/ganeti/extstorage"
+        es_dir.mkdir(parents=True, exist_ok=True)
+        if not (es_dir / "gnt-file").exists():
+            (es_dir / "gnt-file").symlink_to(REPO / "extstorage" / "gnt-file")
 
     def short(self, name: str) -> str:
         return name.split(".", 1)[0]
@@ -121,8 +134,12 @@ class LocalCluster:
         return self.run(*argv, **kw).check().out  # type: ignore[arg-type]
 
     def init(self, *extra: str) -> None:
+        policy: tuple[str, ...] = ()
+        if self.relaxed_ipolicy and not any(a.startswith("--ipolicy-bounds-specs")
+                                            for a in extra):
+            policy = ("--ipolicy-bounds-specs", TEST_IPOLICY_BOUNDS)
         self.ok("gnt-cluster", "init", "--no-etc-hosts", "--no-ssh-init",
-                "--master-netdev", "lo", *extra, f"cluster.{self.domain}")
+                "--master-netdev", "lo", *policy, *extra, f"cluster.{self.domain}")
 
     def start_join_mode(self, node: str) -> str:
         """Start ``node``'s daemon in join mode; returns the token."""

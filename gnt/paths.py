@@ -151,6 +151,27 @@ class Paths:
     def daemon_log_file(self, daemon: str) -> Path:
         return self.log_dir / f"{daemon}.log"
 
+    # --- instance networking (gnt.network, gnt.hypervisor.kvm.network) ---
+    @cached_property
+    def network_scripts_dir(self) -> Path:
+        """Site NIC scripts: ``<dir>/<mode>/{up,down}`` override the built-in setup."""
+        return self.conf_dir / "network"
+
+    @cached_property
+    def kvm_ifup_custom(self) -> Path:
+        """Ganeti's whole-replacement KVM NIC up script (``kvm-ifup-custom``)."""
+        return self.conf_dir / "kvm-ifup-custom"
+
+    @cached_property
+    def kvm_ifdown_custom(self) -> Path:
+        """Ganeti's KVM NIC down script (``kvm-ifdown-custom``)."""
+        return self.conf_dir / "kvm-ifdown-custom"
+
+    @cached_property
+    def kvm_nic_dir(self) -> Path:
+        """``<dir>/<instance>/<nic index>`` holds the name of that NIC's tap device."""
+        return self.kvm_run_dir / "nic"
+
     def under_root(self, path: str | Path) -> Path:
         """Map an absolute cluster path (e.g. a file storage dir) under the root."""
         return self._p(str(path))

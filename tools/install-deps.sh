@@ -20,6 +20,8 @@ PACKAGES=(
   iproute2          # ip: tap devices on bridges for kvm NICs
   ganeti-htools-3.0 # Ganeti's htools: the reference for gnt's htools (compat tests, bench)
   python3-ganeti-rapi  # Ganeti's RAPI client: compat test of gnt-rapi
+  ganeti-os-noop    # third-party OS definition used unchanged (tests/integration/test_os_noop.py)
+  ganeti-instance-debootstrap  # third-party OS definition used unchanged (tests/e2e/test_os_debootstrap.py)
   "$@"
 )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from gnt import bootstrap, errors
 from gnt import constants as C
-from gnt.cli import cluster_crypto, cluster_master
+from gnt.cli import cluster_crypto, cluster_ipolicy, cluster_master
 from gnt.cli import options as O
 from gnt.cli.base import ARGS_NONE, ARGS_ONE, Command, get_client, run
 from gnt.cli.jobs import poll_job, submit_opcode
@@ -108,7 +108,8 @@ def init_cluster(opts: argparse.Namespace, args: list[str]) -> int:
         secondary_ip=opts.secondary_ip, modify_etc_hosts=opts.modify_etc_hosts,
         modify_ssh_setup=opts.modify_ssh_setup,
         maintain_node_health=bool(opts.maintain_node_health),
-        default_iallocator=opts.default_iallocator or "")
+        default_iallocator=opts.default_iallocator or "",
+        ipolicy=cluster_ipolicy.cluster_ipolicy_from_opts(opts) or None)
     bootstrap.init_cluster(params)
     submit_opcode(get_client(), ops.OpClusterPostInit(), opts)
     return 0
@@ -200,15 +201,7 @@ def show_info(opts: argparse.Namespace, args: list[str]) -> int:
                                     sorted(info["nicparams"].items())]),
         ("Default disk parameters", [(k, _params(v)) for k, v in
                                      sorted(info["diskparams"].items())]),
-        ("Instance policy - limits for instances", [
-            ("bounds specs", [(f"- {i}", [("min", _params(mm["min"])),
-                                          ("max", _params(mm["max"]))])
-                              for i, mm in enumerate(ip["minmax"])]),
-            ("std", _params(ip["std"])),
-            ("allowed disk templates", ", ".join(ip["disk-templates"])),
-            ("vcpu-ratio", ip["vcpu-ratio"]),
-            ("spindle-ratio", ip["spindle-ratio"]),
-        ]),
+        cluster_ipolicy.policy_section(ip),
     ]
     to_stdout(format_generic_info(data))
     return 0
@@ -226,7 +219,8 @@ def modify_cluster(opts: argparse.Namespace, args: list[str]) -> int:
         master_netdev=opts.master_netdev, file_storage_dir=opts.file_storage_dir,
         shared_file_storage_dir=opts.shared_file_storage_dir,
         default_iallocator=opts.default_iallocator, vg_name=opts.vg_name,
-        maintain_node_health=opts.maintain_node_health)
+        maintain_node_health=opts.maintain_node_health,
+        ipolicy=cluster_ipolicy.cluster_ipolicy_from_opts(opts) or None)
     if all(v is None for v in changes.values()):
         to_stdout("Please give at least one of the parameters.")
         return 1
@@ -270,7 +264,8 @@ COMMANDS = {
         O.NIC_PARAMS_OPT, O.DISK_PARAMS_OPT, O.NODE_PARAMS_OPT, MAC_PREFIX_OPT,
         MASTER_NETDEV_OPT, MASTER_NETMASK_OPT, SECONDARY_IP_OPT, VG_NAME_OPT,
         NO_ETC_HOSTS_OPT, NO_SSH_INIT_OPT, FILE_DIR_OPT, SHARED_FILE_DIR_OPT,
-        DEFAULT_IALLOC_OPT, MAINTAIN_HEALTH_OPT], "[opts...] <cluster_name>",
+        DEFAULT_IALLOC_OPT, MAINTAIN_HEALTH_OPT, *cluster_ipolicy.CLUSTER_POLICY_OPTS],
+        "[opts...] <cluster_name>",
         "Initialises a new cluster configuration"),
     "destroy": Command(destroy_cluster, ARGS_NONE, [O.YES_DOIT_OPT, KEEP_DISKS_OPT, KEEP_QUEUE_OPT], "",
                        "Destroy cluster"),
@@ -285,7 +280,8 @@ COMMANDS = {
         O.NIC_PARAMS_OPT, O.DISK_PARAMS_OPT, O.NODE_PARAMS_OPT, MAC_PREFIX_OPT,
         MASTER_NETDEV_OPT, VG_NAME_OPT, FILE_DIR_OPT, SHARED_FILE_DIR_OPT, MAX_RUNNING_OPT,
         MAX_TRACKED_OPT, DEFAULT_IALLOC_OPT, MAINTAIN_HEALTH_OPT, O.FORCE_OPT,
-        *O.JOB_OPTS], "[opts...]", "Alters the parameters of the cluster"),
+        *cluster_ipolicy.CLUSTER_POLICY_OPTS, *O.JOB_OPTS], "[opts...]",
+        "Alters the parameters of the cluster"),
     "verify": Command(verify_cluster, ARGS_NONE, [
         O.VERBOSE_OPT, ERROR_CODES_OPT, IGNORE_ERRORS_OPT, SIM_ERRORS_OPT, NODEGROUP_OPT,
         O.DRY_RUN_OPT, O.PRIORITY_OPT], "", "Forces a verification of the cluster"),

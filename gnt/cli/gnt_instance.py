@@ -10,7 +10,7 @@ from typing import Any
 
 from gnt import constants as C
 from gnt import errors, netutils
-from gnt.cli import instance_mobility
+from gnt.cli import instance_mobility, instance_modify
 from gnt.cli import options as O
 from gnt.cli.base import ARGS_ANY, ARGS_MANY_INSTANCES, ARGS_ONE_INSTANCE, Command, get_client, run
 from gnt.cli.confirm import ask_user
@@ -322,6 +322,7 @@ COMMANDS = {
     **tag_commands(C.TAG_INSTANCE),
 }
 COMMANDS.update(instance_mobility.COMMANDS)
+COMMANDS.update(instance_modify.COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:

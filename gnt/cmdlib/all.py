@@ -2,11 +2,15 @@
 
 from gnt.cmdlib import (  # noqa: F401
     cluster,
+    extstorage,
     group,
     instance_create,
+    instance_disks,
     instance_migration,
+    instance_modify,
     instance_ops,
     instance_query,
+    instance_rename,
     node,
     node_add,
     node_migration,

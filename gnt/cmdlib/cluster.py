@@ -7,9 +7,11 @@ import re
 from typing import Any
 
 from gnt import constants as C
-from gnt import errors, hypervisor
+from gnt import errors, hooks, hypervisor
+from gnt.cmdlib import ipolicy as ipolicy_mod
 from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, LogicalUnit, NoHooksLU
 from gnt.cmdlib.common import bdev_specs
+from gnt.cmdlib.os_params import apply_os_changes, prepare_os_changes
 from gnt.config.ssconf import compute_values
 from gnt.objects import ConfigData
 from gnt.objects.params import apply_update, check_params, upgrade_beparams
@@ -81,6 +83,15 @@ class LUClusterPostInit(NoHooksLU):
     """Nothing to do beyond checking the master answers (hooks come later)."""
 
     OP = OpClusterPostInit
+    HPATH = "cluster-init"
+    HTYPE = C.HTYPE_CLUSTER
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        return hooks.cluster_env(self.cfg)
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        """No pre hooks; post hooks on the master."""
+        return [], hooks.master_nodes(self.cfg)
 
     def exec(self, feedback: FeedbackFn) -> Any:
         master = self.cfg.master_node
@@ -135,6 +146,15 @@ class LUClusterDestroy(NoHooksLU):
     """
 
     OP = OpClusterDestroy
+    HPATH = "cluster-destroy"
+    HTYPE = C.HTYPE_CLUSTER
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        return hooks.cluster_env(self.cfg)
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        """No pre hooks; post hooks on the master (its daemons still run then)."""
+        return [], hooks.master_nodes(self.cfg)
 
     def expand_names(self) -> None:
         self.needed_locks[Level.INSTANCE] = ALL_SET
@@ -167,6 +187,15 @@ class LUClusterSetParams(LogicalUnit):
     """``gnt-cluster modify``: parameters checked first, then applied in one write."""
 
     OP = OpClusterSetParams
+    HPATH = "cluster-modify"
+    HTYPE = C.HTYPE_CLUSTER
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        return {**hooks.cluster_env(self.cfg), "NEW_VG_NAME": self.op.vg_name}  # type: ignore[attr-defined]
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        nl = hooks.master_nodes(self.cfg)
+        return nl, nl
 
     def expand_names(self) -> None:
         self.needed_locks[Level.NODE] = ALL_SET
@@ -218,6 +247,13 @@ class LUClusterSetParams(LogicalUnit):
             checked = check_params(f"{dt} disk", C.DISK_DT_TYPES[dt], params,
                                    allow_default=True)
             self.new_diskparams[dt] = apply_update(cl.diskparams.get(dt, {}), checked)
+        self.new_ipolicy = None
+        if op.ipolicy:  # checked as Ganeti; instances newly out of policy: a warning
+            self.new_ipolicy = ipolicy_mod.update_cluster_ipolicy(cl.ipolicy, op.ipolicy)
+            warning = ipolicy_mod.policy_change_warning(
+                ipolicy_mod.cluster_policy_change_violations(self.cfg, self.new_ipolicy))
+            if warning:
+                self.log_warning(warning)
         if op.enabled_disk_templates is not None:
             bad = [t for t in op.enabled_disk_templates if t not in C.DISK_TEMPLATES]
             if bad or not op.enabled_disk_templates:
@@ -245,6 +281,9 @@ class LUClusterSetParams(LogicalUnit):
             if value is not None and value < 1:
                 raise errors.OpPrereqError(f"Invalid {attr} {value}: must be at least 1",
                                            errors.ECODE_INVAL)
+        # OS settings (gnt-os modify): os_hvp, osparams, hidden/blacklisted OS lists
+        self.os_changes = prepare_os_changes(self, op.os_hvp, op.osparams, op.hidden_os,
+                                             op.blacklisted_os)
 
     def exec(self, feedback: FeedbackFn) -> Any:
         op: OpClusterSetParams = self.op  # type: ignore[assignment]
@@ -264,6 +303,8 @@ class LUClusterSetParams(LogicalUnit):
                 cl.diskparams = {**cl.diskparams, dt: params}
             if op.enabled_disk_templates is not None:
                 cl.enabled_disk_templates = list(op.enabled_disk_templates)
+            if self.new_ipolicy is not None:
+                cl.ipolicy = self.new_ipolicy
             for attr in ("candidate_pool_size", "max_running_jobs", "max_tracked_jobs",
                          "master_netdev", "file_storage_dir", "shared_file_storage_dir",
                          "default_iallocator", "maintain_node_health",
@@ -275,6 +316,7 @@ class LUClusterSetParams(LogicalUnit):
                 cl.mac_prefix = op.mac_prefix.lower()
             if op.vg_name is not None:
                 cl.volume_group_name = op.vg_name or None
+            apply_os_changes(cl, self.os_changes, feedback)
             self.ctx.cfg.update(cl)
         if op.max_running_jobs is not None and self.ctx.queue is not None:
             self.ctx.queue.set_max_running(op.max_running_jobs)

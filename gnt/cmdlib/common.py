@@ -84,12 +84,28 @@ def instance_spec(cfg: ConfigData, inst: Instance, hvparams: dict[str, Any] | No
                       dev_type=d.dev_type)
              for i, d in enumerate(cfg.instance_disks(inst))]
     nics = [NICSpec(uuid=n.uuid, name=n.name, index=i, mac=n.mac, ip=n.ip,
-                    nicparams=fill.fill_nic(cl, n))
+                    nicparams=fill.fill_nic(cl, n),
+                    netinfo=_netinfo(cfg, n.network))
             for i, n in enumerate(inst.nics)]
     return InstanceSpec(name=inst.name, uuid=inst.uuid, hypervisor=inst.hypervisor,
                         os=inst.os, hvparams=hvp, beparams=bep,
                         osparams=fill.fill_os(cl, inst.os, inst.osparams),
-                        disks=disks, nics=nics, network_port=inst.network_port)
+                        disks=disks, nics=nics, network_port=inst.network_port,
+                        tags=list(inst.tags))
+
+
+def _netinfo(cfg: ConfigData, network: str | None) -> dict[str, Any] | None:
+    """The network object a NIC is in (by UUID, or by name), as sent to nodes."""
+    if not network:
+        return None
+    net = cfg.networks.get(network)
+    if net is None:
+        net = next((n for n in cfg.networks.values()
+                    if (n.get("name") if isinstance(n, dict) else getattr(n, "name", None))
+                    == network), None)
+    if net is None:
+        return None
+    return dict(net) if isinstance(net, dict) else net.model_dump(mode="json")
 
 
 def node_free_memory(ctx: Any, node: Node, hypervisor: str) -> int:

@@ -9,6 +9,7 @@ a template is one decorated function here, next to its node-side class in
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,23 +60,38 @@ def logical_id(disk: NewDisk) -> list[Any]:
 
 def file_dir(cluster: Cluster, template: str, instance: str,
              requested: str | None) -> str:
-    """The directory of a file-based instance's disks (cluster path).
+    """The directory of a file-based instance's disks (cluster path):
+    ``<cluster dir of the template>[/<requested>]/<instance>`` (Ganeti's layout).
 
-    ``requested`` (``--file-storage-dir``) must lie below the template's
-    cluster directory; raises OpPrereqError otherwise.
+    ``requested`` (``--file-storage-dir``) is a path relative to the
+    template's cluster directory, or an absolute path inside it; it may not
+    climb out of it (``..``).  Raises OpPrereqError: ``wrong_state`` when
+    the cluster has no directory for the template, ``wrong_input`` for a
+    requested directory outside it.
     """
-    base = (cluster.shared_file_storage_dir if template == C.DT_SHARED_FILE
-            else cluster.file_storage_dir).rstrip("/")
+    raw = (cluster.shared_file_storage_dir if template == C.DT_SHARED_FILE
+           else cluster.file_storage_dir)
+    if not raw or not raw.startswith("/"):
+        raise errors.OpPrereqError(
+            f"Cluster file storage dir for '{template}' storage type not defined",
+            errors.ECODE_STATE)
+    base = os.path.normpath(raw)
     if requested:
-        req = requested.rstrip("/")
-        if not req.startswith("/"):
-            req = f"{base}/{req}"
-        if not req.startswith(base + "/"):
+        if not requested.strip() or "\0" in requested:
+            raise errors.OpPrereqError(f"Invalid file storage directory {requested!r}",
+                                       errors.ECODE_INVAL)
+        if ".." in requested.split("/"):
+            raise errors.OpPrereqError(
+                f"File storage directory '{requested}' may not contain '..'; give a "
+                f"directory below the cluster's {template} storage directory {base}",
+                errors.ECODE_INVAL)
+        req = os.path.normpath(os.path.join(base, requested))
+        if req != base and not req.startswith(base.rstrip("/") + "/"):
             raise errors.OpPrereqError(
                 f"File storage directory '{requested}' is not below the cluster's "
                 f"{template} storage directory {base}", errors.ECODE_INVAL)
         base = req
-    return f"{base}/{instance}"
+    return f"{base.rstrip('/')}/{instance}"
 
 
 @layout(C.DT_FILE, C.DT_SHARED_FILE)
@@ -83,3 +99,20 @@ def _file_based(disk: NewDisk) -> list[Any]:
     directory = file_dir(disk.cluster, disk.template, disk.instance, disk.file_storage_dir)
     return [disk.file_driver or C.FD_DEFAULT,
             f"{directory}/{disk.uuid}.file.disk{disk.index}"]
+
+
+@layout(C.DT_EXT)
+def _ext(disk: NewDisk) -> list[Any]:
+    """``[provider, "<uuid>.ext.disk<N>"]`` (Ganeti's volume name scheme, with the
+    disk's UUID); ``provider`` comes from the disk dict (see gnt.extstorage.diskparams)."""
+    provider = disk.params.get(C.IDISK_PROVIDER)
+    if not provider:
+        raise errors.OpPrereqError(f"Disk {disk.index}: missing provider for template "
+                                   f"'{C.DT_EXT}'", errors.ECODE_INVAL)
+    return [provider, f"{disk.uuid}.ext.disk{disk.index}"]
+
+
+@layout(C.DT_BLOCK)
+def _blockdev(disk: NewDisk) -> list[Any]:
+    """Adopted block device: ``["manual", <device path>]`` (from ``adopt``)."""
+    return [C.BLOCKDEV_DRIVER_MANUAL, str(disk.params[C.IDISK_ADOPT])]

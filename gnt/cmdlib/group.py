@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 from gnt import constants as C
-from gnt import errors
+from gnt import errors, hooks
 from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
 from gnt.cmdlib.common import expand_node
 from gnt.objects import ConfigData, NodeGroup, new_uuid
@@ -167,6 +167,15 @@ class LUGroupAdd(LogicalUnit):
     OP = OpGroupAdd
     REQ_BGL = False
     op: OpGroupAdd
+    HPATH = "group-add"
+    HTYPE = C.HTYPE_GROUP
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        return hooks.group_env(self.op.group_name)
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        nl = hooks.master_nodes(self.cfg)
+        return nl, nl
 
     def check_arguments(self) -> None:
         op = self.op
@@ -296,6 +305,15 @@ class _OneGroupLU(LogicalUnit):
     """An LU on one existing group, locked exclusively."""
 
     REQ_BGL = False
+    HTYPE = C.HTYPE_GROUP
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        return hooks.group_env(self.op.group_name)  # type: ignore[attr-defined]
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        """The master."""
+        nl = hooks.master_nodes(self.cfg)
+        return nl, nl
 
     def expand_names(self) -> None:
         self.group = lookup_group(self.cfg, self.op.group_name)  # type: ignore[attr-defined]
@@ -315,6 +333,10 @@ class LUGroupSetParams(_OneGroupLU):
 
     OP = OpGroupSetParams
     op: OpGroupSetParams
+    HPATH = "group-modify"
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        return {**hooks.group_env(self.op.group_name), "NEW_ALLOC_POLICY": self.op.alloc_policy}
 
     def check_arguments(self) -> None:
         op = self.op
@@ -338,6 +360,12 @@ class LUGroupSetParams(_OneGroupLU):
         self.new_ipolicy = None
         if op.ipolicy is not None:
             self.new_ipolicy = update_group_ipolicy(grp.ipolicy, op.ipolicy)
+            from gnt.cmdlib import ipolicy as ipolicy_mod  # ipolicy imports this module
+
+            warning = ipolicy_mod.policy_change_warning(
+                ipolicy_mod.group_policy_change_violations(self.cfg, grp, self.new_ipolicy))
+            if warning:
+                self.log_warning(warning)
 
     def exec(self, feedback: FeedbackFn) -> Any:
         op, grp = self.op, self.group
@@ -364,6 +392,16 @@ class LUGroupRename(_OneGroupLU):
 
     OP = OpGroupRename
     op: OpGroupRename
+    HPATH = "group-rename"
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        return {"OLD_NAME": self.op.group_name, "NEW_NAME": self.op.new_name}
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        """The master and the group's nodes."""
+        nl = hooks.unique([*hooks.master_nodes(self.cfg),
+                           *hooks.group_nodes(self.cfg, self.group)])
+        return nl, nl
 
     def check_arguments(self) -> None:
         check_group_name(self.op.new_name)
@@ -393,6 +431,7 @@ class LUGroupRemove(_OneGroupLU):
 
     OP = OpGroupRemove
     op: OpGroupRemove
+    HPATH = "group-remove"
 
     def check_prereq(self) -> None:
         super().check_prereq()

@@ -11,8 +11,9 @@ import re
 from typing import Any
 
 from gnt import constants as C
-from gnt import errors, hypervisor, netutils
-from gnt.cmdlib import disk_layout
+from gnt import errors, hooks, hypervisor, netutils
+from gnt.cmdlib import disk_adopt, disk_layout
+from gnt.cmdlib import ipolicy as ipolicy_mod
 from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
 from gnt.cmdlib.common import (
     bdev_specs,
@@ -24,6 +25,8 @@ from gnt.cmdlib.common import (
     expand_node,
     instance_spec,
 )
+from gnt.cmdlib.os import check_os_allowed_for_install
+from gnt.extstorage import diskparams as ext_diskparams
 from gnt.objects import NIC, Disk, Instance, fill
 from gnt.objects.base import new_uuid
 from gnt.objects.params import check_params, upgrade_beparams
@@ -58,9 +61,16 @@ def _parse_disks(op: OpInstanceCreate) -> list[dict[str, Any]]:
     if len(op.disks) > C.MAX_DISKS:
         raise errors.OpPrereqError(f"Too many disks ({len(op.disks)}); at most "
                                    f"{C.MAX_DISKS}", errors.ECODE_INVAL)
+    adopt = disk_adopt.adoption_requested(op)  # Ganeti's adoption rules
     out = []
     for idx, d in enumerate(op.disks):
-        _check_keys(f"Disk {idx}", d, _DISK_KEYS)
+        # ext: {"provider", "params"}; the other keys are provider parameters
+        ext = ext_diskparams.parse_disk(op.disk_template, idx, d, _DISK_KEYS)
+        if not ext:
+            _check_keys(f"Disk {idx}", d, _DISK_KEYS)
+        if adopt:  # the size is the device's (check_prereq)
+            out.append(disk_adopt.parse_adopted_disk(idx, d))
+            continue
         if "size" not in d:
             raise errors.OpPrereqError(f"Disk {idx}: missing 'size'", errors.ECODE_INVAL)
         try:
@@ -80,7 +90,7 @@ def _parse_disks(op: OpInstanceCreate) -> list[dict[str, Any]]:
             raise errors.OpPrereqError(
                 f"Disk {idx}: adoption is not supported for template '{op.disk_template}'",
                 errors.ECODE_INVAL)
-        out.append({"size": size, "mode": mode, "name": d.get("name")})
+        out.append({"size": size, "mode": mode, "name": d.get("name"), **ext})
     return out
 
 
@@ -119,10 +129,25 @@ class LUInstanceCreate(LogicalUnit):
 
     OP = OpInstanceCreate
     REQ_BGL = False
+    HPATH = "instance-add"
+    HTYPE = C.HTYPE_INSTANCE
 
     @property
     def o(self) -> OpInstanceCreate:
         return self.op  # type: ignore[return-value]
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        op = self.o
+        env: dict[str, Any] = {"ADD_MODE": op.mode}
+        if op.mode == C.INSTANCE_IMPORT:
+            env.update(SRC_NODE=op.src_node, SRC_PATH=op.src_path, SRC_IMAGES="")
+        # Ganeti gives the --no-start/--start flag as INSTANCE_STATUS here
+        return {**env, **hooks.instance_env(self.cfg, self.inst, disks=self.disk_objs,
+                                            status=op.start)}
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        nl = hooks.master_and_instance_nodes(self.cfg, self.inst, self.disk_objs)
+        return nl, nl
 
     def check_arguments(self) -> None:
         op = self.o
@@ -192,6 +217,7 @@ class LUInstanceCreate(LogicalUnit):
 
     def check_prereq(self) -> None:
         op, cl = self.o, self.cfg.cluster
+        check_os_allowed_for_install(cl, op.os_type)  # blacklisted OSes (gnt-os modify)
         if self.cfg.instance_by_name(self.hostname) is not None:
             raise errors.OpPrereqError(f"Instance '{self.hostname}' is already in the "
                                        "cluster", errors.ECODE_EXISTS)
@@ -223,6 +249,7 @@ class LUInstanceCreate(LogicalUnit):
             else:
                 self.ctx.cfg.reservations.reserve_mac(n["mac"], used_macs, self.owner)
                 mac = n["mac"]
+            used_macs.append(mac)  # two NICs of this instance may not share one either
             ip = n["ip"]
             if ip == "pool":
                 raise errors.OpPrereqError(f"NIC {idx}: ip=pool needs a network",
@@ -230,15 +257,28 @@ class LUInstanceCreate(LogicalUnit):
             if ip and op.conflicts_check and ip in used_ips:
                 raise errors.OpPrereqError(f"NIC {idx}: IP address {ip} already in use",
                                            errors.ECODE_NOTUNIQUE)
+            if ip:
+                used_ips.add(ip)
             self.nic_objs.append(NIC(mac=mac, ip=ip, name=n["name"],
                                      nicparams=n["nicparams"]))
         if op.disk_template in C.DTS_FILEBASED:  # refuse a bad --file-storage-dir early
             disk_layout.file_dir(cl, op.disk_template, self.hostname, op.file_storage_dir)
+        if op.disk_template == C.DT_EXT:  # providers usable on the node, params declared
+            ext_diskparams.check_disks_on_node(self.ctx.rpc, self.pnode.uuid, self.pnode.name,
+                                               self.hv_name, self.disks)
+        self.adopt = any(C.IDISK_ADOPT in d for d in self.disks)
+        if self.adopt and op.disk_template == C.DT_BLOCK:  # devices usable, sizes known
+            disk_adopt.check_block_adoption(self.ctx, self.cfg, self.pnode, self.disks)
+        ipolicy_mod.check_instance_ipolicy(  # the group's instance policy, as Ganeti
+            self.cfg, ipolicy_mod.ISpecs.new(cl, self.beparams, [d["size"] for d in self.disks],
+                                             len(self.nics), op.disk_template),
+            self.pnode, op.ignore_ipolicy)
         # OS
         self.inst = self._build_instance()
         if not op.no_install:
             res = self.ctx.rpc.os_validate(self.pnode.uuid, op.os_type or "",
-                                           fill.fill_os(cl, op.os_type or "", op.osparams))
+                                           fill.fill_os(cl, op.os_type or "", op.osparams),
+                                           op.force_variant)
             res.raise_on_fail(f"OS '{op.os_type}' check failed on node {self.pnode.name}")
         # memory, when starting
         if op.start:
@@ -258,7 +298,8 @@ class LUInstanceCreate(LogicalUnit):
                 file_storage_dir=op.file_storage_dir))
             disks.append(Disk(uuid=duuid, dev_type=op.disk_template, logical_id=logical_id,
                               size=d["size"], mode=d["mode"], name=d["name"],
-                              iv_name=f"disk/{idx}", nodes=[self.pnode.uuid]))
+                              iv_name=f"disk/{idx}", nodes=[self.pnode.uuid],
+                              params=d.get("params", {})))
         self.disk_objs = disks
         port = None
         if self.hv_name == C.HT_KVM:
@@ -291,6 +332,10 @@ class LUInstanceCreate(LogicalUnit):
                 self.ctx.rpc.blockdev_create(self.pnode.uuid, spec).raise_on_fail(
                     f"Can't create disk {d.iv_name} on node {self.pnode.name}")
                 created.append(d)
+                if d.dev_type == C.DT_EXT:  # as Ganeti: tag the volume with its instance
+                    self.ctx.rpc.extstorage_setinfo(
+                        self.pnode.uuid, spec, f"originstname+{inst.name}").raise_on_fail(
+                        f"Can't set info on disk {d.iv_name} on node {self.pnode.name}")
         except errors.GntError:
             self._remove_disks(created)
             raise
@@ -301,7 +346,7 @@ class LUInstanceCreate(LogicalUnit):
             self._remove_disks(created)
             raise
         try:
-            if not op.no_install:
+            if not op.no_install and not self.adopt:  # adopted disks are used as they are
                 feedback("* running the instance OS create scripts...")
                 spec = instance_spec(self.cfg, inst)
                 res = self.ctx.rpc.instance_os_add(self.pnode.uuid, spec,

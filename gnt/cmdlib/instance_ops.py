@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gnt import constants as C
-from gnt import errors, hypervisor
+from gnt import errors, hooks, hypervisor
 from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
 from gnt.cmdlib.common import (
     bdev_specs,
@@ -14,7 +14,7 @@ from gnt.cmdlib.common import (
     expand_instance,
     instance_spec,
 )
-from gnt.objects import Instance, Node
+from gnt.objects import Disk, Instance, Node
 from gnt.objects.params import check_params, upgrade_beparams
 from gnt.opcodes.instance import (
     OpInstanceConsole,
@@ -30,6 +30,12 @@ class _InstanceLU(LogicalUnit):
 
     REQ_BGL = False
     LOCK_NODE_RES = False
+    HTYPE = C.HTYPE_INSTANCE
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        """Master, primary and secondaries, both phases."""
+        nl = hooks.master_and_instance_nodes(self.cfg, self.instance)
+        return nl, nl
 
     def expand_names(self) -> None:
         self.instance: Instance = expand_instance(self.cfg, self.op.instance_name)  # type: ignore[attr-defined]
@@ -62,6 +68,11 @@ class LUInstanceStartup(_InstanceLU):
 
     OP = OpInstanceStartup
     LOCK_NODE_RES = True
+    HPATH = "instance-start"
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        op: OpInstanceStartup = self.op  # type: ignore[assignment]
+        return hooks.instance_env(self.cfg, self.instance, override={"FORCE": op.force})
 
     def check_prereq(self) -> None:
         super().check_prereq()
@@ -80,8 +91,9 @@ class LUInstanceStartup(_InstanceLU):
         check_node_online(self.pnode, "Cannot start instance")
         self.spec = instance_spec(self.cfg, inst, self.hvp, self.bep)
         if not self._is_running():
+            # Ganeti checks the instance's minimum memory here (maxmem at creation)
             check_node_free_memory(self.ctx, self.pnode, f"starting instance {inst.name}",
-                                   self.spec.memory, inst.hypervisor)
+                                   int(self.spec.beparams[C.BE_MINMEM]), inst.hypervisor)
 
     def exec(self, feedback: FeedbackFn) -> Any:
         op: OpInstanceStartup = self.op  # type: ignore[assignment]
@@ -104,6 +116,11 @@ class LUInstanceShutdown(_InstanceLU):
     """Stop an instance (``gnt-instance shutdown``)."""
 
     OP = OpInstanceShutdown
+    HPATH = "instance-stop"
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        op: OpInstanceShutdown = self.op  # type: ignore[assignment]
+        return hooks.instance_env(self.cfg, self.instance, override={"TIMEOUT": op.timeout})
 
     def check_prereq(self) -> None:
         super().check_prereq()
@@ -131,6 +148,13 @@ class LUInstanceReboot(_InstanceLU):
     """Reboot an instance: ``soft`` (guest reset), ``hard`` (stop + start), ``full``."""
 
     OP = OpInstanceReboot
+    HPATH = "instance-reboot"
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        op: OpInstanceReboot = self.op  # type: ignore[assignment]
+        return hooks.instance_env(self.cfg, self.instance, override={
+            "IGNORE_SECONDARIES": op.ignore_secondaries, "REBOOT_TYPE": op.reboot_type,
+            "SHUTDOWN_TIMEOUT": op.shutdown_timeout})
 
     def check_prereq(self) -> None:
         super().check_prereq()
@@ -166,6 +190,23 @@ class LUInstanceRemove(_InstanceLU):
 
     OP = OpInstanceRemove
     LOCK_NODE_RES = True
+    HPATH = "instance-remove"
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        # the post hooks run once the disks are gone from the config
+        self.hook_disks: list[Disk] = self.cfg.instance_disks(self.instance)
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        op: OpInstanceRemove = self.op  # type: ignore[assignment]
+        return hooks.instance_env(self.cfg, self.instance, disks=self.hook_disks,
+                                  override={"SHUTDOWN_TIMEOUT": op.shutdown_timeout})
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        """Pre: the master; post: master, primary and secondaries."""
+        master = hooks.master_nodes(self.cfg)
+        return master, hooks.master_and_instance_nodes(self.cfg, self.instance,
+                                                       self.hook_disks)
 
     def exec(self, feedback: FeedbackFn) -> Any:
         op: OpInstanceRemove = self.op  # type: ignore[assignment]

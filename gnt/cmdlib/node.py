@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from gnt import constants as C
-from gnt import errors, netutils
+from gnt import errors, hooks, netutils
 from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
 from gnt.cmdlib.candidates import can_be_candidate, candidate_stats, promote_candidates
 from gnt.cmdlib.common import expand_node
@@ -39,6 +39,16 @@ class LUNodeRemove(LogicalUnit):
     OP = OpNodeRemove
     REQ_BGL = True
     op: OpNodeRemove
+    HPATH = "node-remove"
+    HTYPE = C.HTYPE_NODE
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        return hooks.node_env(self.node.name)
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        """Every other node (the removed one gets its post hooks during exec)."""
+        nl = hooks.all_nodes(self.cfg, exclude=[self.node.uuid])
+        return nl, nl
 
     def expand_names(self) -> None:
         self.node = expand_node(self.cfg, self.op.node_name)
@@ -61,6 +71,7 @@ class LUNodeRemove(LogicalUnit):
         data = self.cfg
         node = self.node
         was_candidate = node.master_candidate
+        self.run_post_hooks_now([node.uuid])  # Ganeti: on the removed node, before it goes
         # say goodbye first: once removed from the config the node gets no more RPCs
         res = self.ctx.rpc.call(node.uuid, "node_leave_cluster", [], 10)
         if res.fail_msg and not node.offline:
@@ -89,6 +100,19 @@ class LUNodeSetParams(LogicalUnit):
     OP = OpNodeSetParams
     REQ_BGL = True
     op: OpNodeSetParams
+    HPATH = "node-modify"
+    HTYPE = C.HTYPE_NODE
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        op = self.op
+        return {"OP_TARGET": self.node.name, "MASTER_CANDIDATE": op.master_candidate,
+                "OFFLINE": op.offline, "DRAINED": op.drained,
+                "MASTER_CAPABLE": op.master_capable, "VM_CAPABLE": op.vm_capable}
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        """The master and the node."""
+        nl = hooks.unique([self.cfg.cluster.master_node, self.node.uuid])
+        return nl, nl
 
     def check_arguments(self) -> None:
         op = self.op

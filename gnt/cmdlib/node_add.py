@@ -26,7 +26,7 @@ import uuid as uuidlib
 from typing import Any
 
 from gnt import constants as C
-from gnt import errors, netutils, paths
+from gnt import errors, hooks, netutils, paths
 from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, LogicalUnit
 from gnt.cmdlib.candidates import candidate_stats
 from gnt.config.ssconf import compute_values
@@ -90,6 +90,21 @@ class LUNodeAdd(LogicalUnit):
     OP = OpNodeAdd
     REQ_BGL = True
     op: OpNodeAdd
+    HPATH = "node-add"
+    HTYPE = C.HTYPE_NODE
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        return {**hooks.node_env(self.node_name), "NODE_PIP": self.primary_ip,
+                "NODE_SIP": self.secondary_ip, "MASTER_CAPABLE": self.op.master_capable,
+                "VM_CAPABLE": self.op.vm_capable}
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        """The existing nodes (not the one being re-added); post adds the new one."""
+        nl = hooks.all_nodes(self.cfg, exclude=[self.node_uuid])
+        return nl, nl
+
+    def prepare_post_hooks_nodes(self, nodes: list[str]) -> list[str]:
+        return [*nodes, self.node_uuid]
 
     def check_arguments(self) -> None:
         host = netutils.resolve(self.op.node_name)

@@ -6,11 +6,15 @@ Messages follow Ganeti's format: ``  - ERROR: node node1: message``, or with
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
 from gnt import constants as C
+from gnt import hooks
 from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, NoHooksLU
+from gnt.cmdlib.ipolicy import verify_group_instances
+from gnt.cmdlib.verify_orphans import verify_orphan_volumes
 from gnt.config.ssconf import compute_values
 from gnt.masterd.noderpc import TMO_FAST
 from gnt.opcodes.cluster import OpClusterVerify, OpClusterVerifyConfig, OpClusterVerifyGroup
@@ -26,6 +30,7 @@ ENODEVERSION = ("node", "ENODEVERSION")
 ENODEORPHANINSTANCE = ("node", "ENODEORPHANINSTANCE")
 ENODEHV = ("node", "ENODEHV")
 ENODEFILECHECK = ("node", "ENODEFILECHECK")
+ENODEHOOKS = ("node", "ENODEHOOKS")
 
 
 class _VerifyLU(NoHooksLU):
@@ -119,6 +124,44 @@ class LUClusterVerifyGroup(_VerifyLU):
     """Nodes of one group: reachability, versions, instances where the config says."""
 
     OP = OpClusterVerifyGroup
+    HPATH = "cluster-verify"
+    HTYPE = C.HTYPE_CLUSTER
+    _HOOKS_INDENT_RE = re.compile("^", re.MULTILINE)
+
+    def _hooks_group_nodes(self) -> list[str]:
+        group = self.cfg.group_by_name(self.op.group_name)  # type: ignore[attr-defined]
+        return hooks.group_nodes(self.cfg, group) if group is not None else []
+
+    def build_hooks_env(self) -> dict[str, Any]:
+        env = {"CLUSTER_TAGS": " ".join(self.cfg.cluster.tags)}
+        for uuid in self._hooks_group_nodes():
+            node = self.cfg.nodes[uuid]
+            env[f"NODE_TAGS_{node.name}"] = " ".join(node.tags)
+        return env
+
+    def build_hooks_nodes(self) -> tuple[list[str], list[str]]:
+        """No pre hooks; post hooks on every node of the group."""
+        return [], self._hooks_group_nodes()
+
+    def hooks_callback(self, phase: str, results: Any, result: Any) -> Any:
+        """Post-hook failures are verify errors (Ganeti's ENODEHOOKS)."""
+        if phase != C.HOOKS_PHASE_POST or not results:
+            return result
+        self.log_info("* Hooks Results")
+        ok = True
+        for res in results.values():
+            if res.offline:
+                continue
+            if res.fail_msg:
+                self._error(ENODEHOOKS, res.node,
+                            f"Communication failure in hooks execution: {res.fail_msg}")
+                ok = False
+                continue
+            for script in res.failed_scripts:
+                self._error(ENODEHOOKS, res.node, f"Script {script.name} failed, output:")
+                self.log_info(self._HOOKS_INDENT_RE.sub("      ", script.output))
+                ok = False
+        return bool(result) and ok
 
     def expand_names(self) -> None:
         self.needed_locks[Level.NODE] = ALL_SET
@@ -156,6 +199,7 @@ class LUClusterVerifyGroup(_VerifyLU):
             reachable[node.uuid] = lres.data or {}
         self._verify_replicas(cfg, [n for n in online if n.uuid in reachable], feedback)
         feedback("* Verifying instance status")
+        verify_group_instances(cfg, group.uuid, self._error)  # instance policy warnings
         by_name = {i.name: i for i in cfg.instances.values()}
         for inst in sorted(cfg.instances.values(), key=lambda i: i.name):
             pnode = cfg.nodes.get(inst.primary_node)
@@ -172,6 +216,8 @@ class LUClusterVerifyGroup(_VerifyLU):
                     self._error(EINSTANCEDOWN, inst.name,
                                 "instance not running on its primary node "
                                 f"{pnode.name}")
+        verify_orphan_volumes(self.ctx, cfg, [cfg.nodes[u] for u in reachable], self._error,
+                              feedback)
         feedback("* Verifying orphan instances")
         for uuid, data in reachable.items():
             for name in sorted(data):

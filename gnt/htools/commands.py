@@ -100,9 +100,19 @@ def format_commands(jobsets: list[list[MoveJob]], with_check: bool) -> list[str]
     return lines
 
 
-def move_opcodes(kind: MoveKind, inst_name: str, target: str | None) -> list[dict]:
-    """Opcodes of one move, as LUXI job dicts (Ganeti's ``iMoveToJob``)."""
+def move_opcodes(kind: MoveKind, inst_name: str, target: str | None,
+                 forthcoming: bool = False) -> list[dict]:
+    """Opcodes of one move, as LUXI job dicts (Ganeti's ``iMoveToJob``).
+
+    Forthcoming instances fail over (``OP_INSTANCE_FAILOVER``) instead of
+    migrating, as in Ganeti.
+    """
     def mig(node: str | None = None) -> dict:
+        if forthcoming:
+            return {"OP_ID": "OP_INSTANCE_FAILOVER", "instance_name": inst_name,
+                    "shutdown_timeout": 120, "ignore_consistency": False,
+                    "target_node": node, "ignore_ipolicy": False, "iallocator": None,
+                    "cleanup": False}
         return {"OP_ID": "OP_INSTANCE_MIGRATE", "instance_name": inst_name,
                 "mode": None, "live": None, "target_node": node,
                 "allow_runtime_changes": False, "ignore_ipolicy": False,

@@ -50,22 +50,8 @@ def _extend(ap: argparse.ArgumentParser) -> None:
 
 
 def _show_ipolicy(pol) -> str:
-    from gnt.htools.fmt import hs_show_double
-
-    def spec(s) -> str:
-        return (f"ISpec {{iSpecMemorySize = {s.mem_size}, iSpecCpuCount = {s.cpu_count}, "
-                f"iSpecDiskSize = {s.disk_size}, iSpecDiskCount = {s.disk_count}, "
-                f"iSpecNicCount = {s.nic_count}, iSpecSpindleUse = {s.spindle_use}}}")
-    names = {"diskless": "DTDiskless", "file": "DTFile", "sharedfile": "DTSharedFile",
-             "plain": "DTPlain", "blockdev": "DTBlock", "drbd": "DTDrbd8", "rbd": "DTRbd",
-             "ext": "DTExt", "gluster": "DTGluster"}
-    mm = ",".join(f"MinMaxISpecs {{minMaxISpecsMinSpec = {spec(x.min)}, "
-                  f"minMaxISpecsMaxSpec = {spec(x.max)}}}" for x in pol.minmax)
-    dts = ",".join(names[t.value] for t in pol.disk_templates)
-    return (f"IPolicy {{iPolicyMinMaxISpecs = [{mm}], iPolicyStdSpec = {spec(pol.std)}, "
-            f"iPolicyDiskTemplates = [{dts}], iPolicyVcpuRatio = "
-            f"{hs_show_double(pol.vcpu_ratio)}, iPolicySpindleRatio = "
-            f"{hs_show_double(pol.spindle_ratio)}}}")
+    from gnt.htools.hsshow import show_ipolicy
+    return show_ipolicy(pol)
 
 
 def select_group(loaded: cli.LoadedCluster, group: str | None) -> tuple[str, np.ndarray]:

@@ -11,7 +11,8 @@ import importlib
 import os
 import sys
 
-TOOLS = {"hbal": "gnt.htools.hbal", "hcheck": "gnt.htools.hcheck",
+TOOLS = {"hbal": "gnt.htools.hbal", "hcheck": "gnt.htools.hcheck", "hail": "gnt.htools.hail",
+         "hroller": "gnt.htools.hroller",
          "hinfo": "gnt.htools.hinfo", "hspace": "gnt.htools.hspace"}
 
 

@@ -188,3 +188,159 @@ def stats_table(comps: list[float], prefix: str) -> str:
     rows = [[name, hs_fixed(val, 8), "x" + hs_fixed(w, 2)]
             for (name, w, _, _), val in zip(COMPONENTS, comps)]
     return print_table(prefix, header, rows, [False, True, True])
+
+
+# -- exact scores of candidate placements (Ganeti's float order) -------------
+
+def _seq_sum_cols(x: np.ndarray) -> np.ndarray:
+    """Left-to-right sum over the last axis, vectorised over the others."""
+    total = np.zeros(x.shape[:-1])
+    for j in range(x.shape[-1]):
+        total = total + x[..., j]
+    return total
+
+
+def _std_cols(x: np.ndarray) -> np.ndarray:
+    """Population standard deviation over the last axis, Ganeti's summation order."""
+    n = float(x.shape[-1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = _seq_sum_cols(x) / n
+        nvar = np.zeros(x.shape[:-1])
+        for j in range(x.shape[-1]):
+            d = x[..., j] - mean
+            nvar = nvar + d * d
+        return np.sqrt(nvar / n)
+
+
+def map_add_delta(st: ClusterState, nodes: np.ndarray, excl: np.ndarray,
+                  targets: np.ndarray) -> np.ndarray:
+    """Change of the location-exclusion statistic when an instance with
+    exclusion tags ``excl`` becomes primary on each of ``targets``."""
+    if not st.lx.size or not excl.any():
+        return np.zeros(len(targets), dtype=np.int64)
+    on = np.asarray(nodes)[~st.offline[nodes]]
+    present = (st.lx[on].sum(axis=0) >= 1).astype(np.int64)      # (L, E)
+    return st.n_loc[targets].astype(np.int64) @ (present @ excl.astype(np.int64))
+
+
+Change = tuple[np.ndarray, list[np.ndarray]]
+
+
+def scores_replaced(st: ClusterState, nodes: np.ndarray, changes: list[Change],
+                    map_delta: np.ndarray) -> np.ndarray:
+    """Exact scores (Ganeti's ``compCV``) of the node set ``nodes`` for C candidates.
+
+    Each change is ``(node indices (C,), component values: K arrays (C,))``:
+    for candidate ``c`` node ``idx[c]`` takes values ``vals[k][c]`` (changes
+    of nodes outside ``nodes`` are ignored; later changes win).  The
+    location-exclusion statistic changes by ``map_delta[c]``.  Returns the
+    C scores, summed in Ganeti's order.
+    """
+    nodes = np.asarray(nodes, dtype=np.int64)
+    vals = node_values(st, nodes)
+    off = st.offline[nodes]
+    on_idx = np.flatnonzero(~off)
+    off_idx = np.flatnonzero(off)
+    ncand = len(np.asarray(map_delta).reshape(-1)) if not changes else len(changes[0][0])
+    pos_of = np.full(st.n_nodes, -1, dtype=np.int64)
+    pos_of[nodes] = np.arange(len(nodes))
+    rows = np.arange(ncand)
+    placed = []
+    for idx, cvals in changes:
+        pos = pos_of[np.asarray(idx, dtype=np.int64)]
+        keep = pos >= 0
+        placed.append((rows[keep], pos[keep], keep, cvals))
+    base_map = float(st.loc_excl_value(nodes[on_idx]))
+    total = np.zeros(ncand)
+    for k, (_, w, kind, online) in enumerate(COMPONENTS):
+        if kind == MAP:
+            total = total + (base_map + np.broadcast_to(
+                np.asarray(map_delta, dtype=float), (ncand,))) * w
+            continue
+        x = np.tile(vals[k], (ncand, 1))
+        for r, pos, keep, cvals in placed:
+            x[r, pos] = np.broadcast_to(cvals[k], (ncand,))[keep]
+        if not online:
+            val = _seq_sum_cols(x[:, off_idx])
+        elif kind == STD:
+            val = _std_cols(x[:, on_idx])
+        else:
+            val = _seq_sum_cols(x[:, on_idx])
+        total = total + val * w
+    return total
+
+
+class Statistics:
+    """Ganeti's cluster statistics with their incremental update (``Statistics.hs``).
+
+    Std-dev components keep (count, sum, variance); sums keep the sum; the
+    location-exclusion map keeps its integer value.  Updates replace one
+    node's values by others with exactly Ganeti's float operations, so
+    scores computed this way equal Ganeti's bit for bit.
+    """
+
+    def __init__(self, st: ClusterState, nodes: np.ndarray) -> None:
+        nodes = np.asarray(nodes, dtype=np.int64)
+        vals = node_values(st, nodes)
+        off = st.offline[nodes]
+        self.n = float((~off).sum())
+        self.s: list[np.ndarray | float] = []
+        self.var: list[np.ndarray | float] = []
+        for k, (_, _, kind, online) in enumerate(COMPONENTS):
+            sel = vals[k, ~off] if online else vals[k, off]
+            xs = sel.tolist()
+            if kind == STD:
+                s = _seq_sum(xs)
+                mean = s / self.n if self.n else math.nan
+                nvar = 0.0
+                for x in xs:
+                    d = x - mean
+                    nvar += d * d
+                self.s.append(s)
+                self.var.append(nvar / self.n if self.n else math.nan)
+            elif kind == SUM:
+                self.s.append(_seq_sum(xs))
+                self.var.append(0.0)
+            else:
+                on = nodes[~off]
+                self.s.append(float(st.loc_excl_value(on)))
+                self.var.append(0.0)
+
+    def updated(self, old: list[np.ndarray], new: list[np.ndarray],
+                map_delta: np.ndarray | float) -> Statistics:
+        """Statistics after an online node's values change from ``old`` to ``new``."""
+        out = Statistics.__new__(Statistics)
+        out.n = self.n
+        out.s, out.var = [], []
+        n = self.n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for k, (_, _, kind, online) in enumerate(COMPONENTS):
+                s, var = self.s[k], self.var[k]
+                if kind == MAP:
+                    out.s.append(s + map_delta)
+                    out.var.append(var)
+                    continue
+                if not online:
+                    out.s.append(s)
+                    out.var.append(var)
+                    continue
+                x, y = old[k], new[k]
+                ds = y - x
+                if kind == SUM:
+                    out.s.append(s + ds)
+                    out.var.append(var)
+                    continue
+                dss = y * y - x * x
+                dnnvar = (n * dss - 2 * s * ds) - ds * ds
+                v = var + dnnvar / (n * n)
+                out.s.append(s + ds)
+                out.var.append(np.where(0 <= v, v, 0.0))
+        return out
+
+    def score(self) -> np.ndarray | float:
+        """``compCVfromStats``: the weighted sum in component order."""
+        total: np.ndarray | float = 0.0
+        for k, (_, w, kind, _) in enumerate(COMPONENTS):
+            val = np.sqrt(self.var[k]) if kind == STD else self.s[k]
+            total = total + w * val
+        return total

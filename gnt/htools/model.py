@@ -98,6 +98,11 @@ class Instance:
     movable: bool = True
     excl_tags: list[str] = field(default_factory=list)
     dsrd_loc_tags: frozenset[str] = frozenset()
+    #: Individual disks as (size MiB, spindles or None); empty means one disk
+    #: of ``dsk`` MiB (the text backend has no per-disk data).
+    disks: list[tuple[int, int | None]] = field(default_factory=list)
+    #: Network (UUID or name) of each NIC, None for NICs without one.
+    nic_networks: list[str | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.alias:
@@ -134,6 +139,10 @@ class Instance:
     @property
     def mirror(self) -> MirrorType:
         return MIRROR_TYPE[self.template]
+
+    def disk_list(self) -> list[tuple[int, int | None]]:
+        """The disks as (size, spindles); one disk of ``dsk`` MiB if unknown."""
+        return list(self.disks) if self.disks else [(self.dsk, self.spindles)]
 
     def all_nodes(self) -> list[int]:
         if self.template == DiskTemplate.DRBD:

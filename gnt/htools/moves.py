@@ -21,7 +21,7 @@ import numpy as np
 
 from gnt.htools import nodeops
 from gnt.htools.state import ClusterState
-from gnt.htools.types import Move, MoveKind
+from gnt.htools.types import FailMode, Move, MoveKind
 
 #: Order of the per-target moves in Ganeti's candidate list.
 DRBD_KINDS = [MoveKind.REPLACE_SECONDARY, MoveKind.REPLACE_AND_FAILOVER,
@@ -169,6 +169,23 @@ def transition(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
     shaped (B, 1) or (B, T).  ``online`` is the mask of online nodes in
     the group (for the location-exclusion statistic).
     """
+    roles, codes, lxd = transition_codes(st, b, kind, targets, opts, online)
+    return roles, codes > 0, lxd
+
+
+def _first(*codes: np.ndarray) -> np.ndarray:
+    """Elementwise first non-zero code (Ganeti's check order), 0 if none."""
+    shape = np.broadcast_shapes(*(np.shape(c) for c in codes))
+    out = np.zeros(shape, dtype=np.int8)
+    for c in reversed(codes):
+        out = np.where(np.asarray(c) > 0, np.asarray(c, dtype=np.int8), out)
+    return out
+
+
+def transition_codes(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
+                     opts: MoveOptions, online: np.ndarray):
+    """Like :func:`transition`, with failure codes (index into ``nodeops.FAIL_MODES``
+    plus one, 0 when the move is possible) in the order Ganeti checks them."""
     nb = len(b.idx)
     tt = targets[None, :] if kind != MoveKind.FAILOVER else np.zeros((1, 1), np.int64)
     nt = tt.shape[1]
@@ -182,12 +199,16 @@ def transition(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
     rp = _rows(st, p, (nb, 1))
     loc_old = (st.i_loc[b.idx][:, None] + _dsrd(st, b.idx, p))
     rem_conf_p = _conf(st, b.excl, p, 2)
-    fail = np.zeros((nb, nt), dtype=bool)
+    fail = np.zeros((nb, nt), dtype=np.int8)
     roles: dict[str, tuple[np.ndarray, dict]] = {}
     mig = st.mig_ok
 
+    mig_code = np.int8(nodeops.FAIL_MODES.index(FailMode.MIG) + 1)
+
     def migr(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        return np.zeros((1, 1), bool) if mig is None else ~mig[src, dst]
+        if mig is None:
+            return np.zeros((1, 1), np.int8)
+        return np.where(mig[src, dst], np.int8(0), mig_code)
 
     new_p, _ = new_nodes(kind, p, s, tt)
     lxd = np.zeros((nb, nt), dtype=np.int64)
@@ -199,7 +220,7 @@ def transition(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
         loc_new = st.i_loc[b.idx][:, None] + _dsrd(st, b.idx, tt)
         new_t, f_t = nodeops.add_pri(rt, a, strict_p, _conf(st, b.excl, tt, 1), loc_new)
         roles = {"P": (p, int_p, rp), "T": (tt, new_t, rt)}
-        return roles, fail | (f_t > 0) | migr(p, tt), lxd
+        return roles, _first(fail, migr(p, tt), f_t), lxd
     # internally mirrored (DRBD)
     rs = _rows(st, s, (nb, 1))
     peer_ps = st.peers[np.where(b.s >= 0, b.s, 0), b.p][:, None]
@@ -214,7 +235,7 @@ def transition(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
                                      st.peers[b.p, np.where(b.s >= 0, b.s, 0)][:, None],
                                      ignore_disks=off_p)
         roles = {"P": (p, new_ss, rp), "S": (s, new_pp, rs)}
-        return roles, fail | (f1 > 0) | (f2 > 0) | migr(p, s), lxd
+        return roles, _first(fail, migr(p, s), f1, f2), lxd
     rt = _rows(st, tt, (1, nt))
     if kind == MoveKind.REPLACE_SECONDARY:
         loc_new = _loc_common(st, p, tt) + _dsrd(st, b.idx, p)
@@ -223,14 +244,14 @@ def transition(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
         peer = st.peers[tt, p]                                     # (B, T)
         new_t, f2 = nodeops.add_sec(rt, a, strict_s, peer)
         roles = {"P": (p, new_pp, rp), "S": (s, int_s, rs), "T": (tt, new_t, rt)}
-        return roles, fail | (f1 > 0) | (f2 > 0), lxd
+        return roles, _first(fail, f2, f1), lxd
     if kind == MoveKind.REPLACE_AND_FAILOVER:
         int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
         loc_new = _loc_common(st, tt, p) + _dsrd(st, b.idx, tt)
         new_t, f1 = nodeops.add_pri(rt, a, not force, _conf(st, b.excl, tt, 1), loc_new)
         new_pp, f2 = nodeops.add_sec(int_p, a, strict_s, st.peers[p, tt])
         roles = {"P": (p, new_pp, rp), "S": (s, int_s, rs), "T": (tt, new_t, rt)}
-        return roles, fail | (f1 > 0) | (f2 > 0) | migr(p, tt), lxd
+        return roles, _first(fail, migr(p, tt), f1, f2), lxd
     if kind == MoveKind.REPLACE_PRIMARY:
         int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
         conf_s = _conf(st, b.excl, s, 1)
@@ -241,14 +262,14 @@ def transition(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
         new_t, f2 = nodeops.add_pri(rt, a, strict_p, _conf(st, b.excl, tt, 1), loc_new)
         new_ss, f3 = nodeops.add_sec(tmp_s2, a, strict_p, st.peers[s, tt])
         roles = {"P": (p, int_p, rp), "S": (s, new_ss, rs), "T": (tt, new_t, rt)}
-        return roles, fail | (f1 > 0) | (f2 > 0) | (f3 > 0) | migr(p, s) | migr(s, tt), lxd
+        return roles, _first(fail, migr(p, s), migr(s, tt), f1, f2, f3), lxd
     # FAILOVER_AND_REPLACE
     int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
     loc_new = _loc_common(st, s, tt) + _dsrd(st, b.idx, s)
     new_pp, f1 = nodeops.add_pri(int_s, a, strict_p, _conf(st, b.excl, s, 1), loc_new)
     new_t, f2 = nodeops.add_sec(rt, a, strict_p, st.peers[tt, s])
     roles = {"P": (p, int_p, rp), "S": (s, new_pp, rs), "T": (tt, new_t, rt)}
-    return roles, fail | (f1 > 0) | (f2 > 0) | migr(p, s), lxd
+    return roles, _first(fail, migr(p, s), f1, f2), lxd
 
 
 def apply_move(st: ClusterState, inst: int, move: Move, opts: MoveOptions,
@@ -281,4 +302,5 @@ def apply_move(st: ClusterState, inst: int, move: Move, opts: MoveOptions,
         st.i_loc[inst] = st.inst_loc_score(np_, ns)
     st.i_pnode[inst] = np_
     st.i_snode[inst] = ns
+    st.touch_lists(inst, True, move.kind != MoveKind.FAILOVER_TO_ANY)
     return True

@@ -118,12 +118,6 @@ def add_pri(r: Row, inst: Row, strict: np.ndarray | bool, conf_add: np.ndarray,
     with np.errstate(divide="ignore", invalid="ignore"):
         cpu_bad = (l_cpu >= 0) & (l_cpu < o["u_cpu"] / r["t_cpu"])
         cpu_bad_f = (l_cpu >= 0) & (l_cpu < o["u_cpu_forth"] / r["t_cpu"])
-    forth_bad = ((o["f_mem_forth"] <= 0)
-                 | (local & (o["f_dsk_forth"] <= 0))
-                 | (local & (o["f_dsk_forth"] < lo_dsk))
-                 | (local & r["excl"] & (o["f_sp_forth"] < 0))
-                 | (local & (o["inst_sp_forth"] > r["hi_sp"]))
-                 | cpu_bad_f)
     return o, _first_fail([
         (new_free <= 0, FailMode.MEM),
         (local & (o["f_dsk"] <= 0), FailMode.DISK),
@@ -133,7 +127,13 @@ def add_pri(r: Row, inst: Row, strict: np.ndarray | bool, conf_add: np.ndarray,
         (strict & o["fail_n1"] & ~r["fail_n1"], FailMode.MEM),
         (strict & cpu_bad, FailMode.CPU),
         (strict & (conf_add > 0), FailMode.TAGS),
-        (strict & forth_bad, FailMode.MEM),
+        # the limits including forthcoming instances, checked last
+        (strict & (o["f_mem_forth"] <= 0), FailMode.MEM),
+        (strict & local & (o["f_dsk_forth"] <= 0), FailMode.DISK),
+        (strict & local & (o["f_dsk_forth"] < lo_dsk), FailMode.DISK),
+        (strict & local & r["excl"] & (o["f_sp_forth"] < 0), FailMode.SPINDLES),
+        (strict & local & (o["inst_sp_forth"] > r["hi_sp"]), FailMode.DISK),
+        (strict & cpu_bad_f, FailMode.CPU),
     ])
 
 
@@ -173,10 +173,6 @@ def add_sec(r: Row, inst: Row, strict: np.ndarray | bool, peer_mem: np.ndarray,
     o["f_sp_forth"] = _new_free_sp(r, inst["spn"], True, r["f_sp_forth"])
     o["inst_sp_forth"] = _new_inst_sp(r, inst, True, r["inst_sp_forth"])
     lo_dsk = r["lo_dsk"]
-    forth_bad = ((o["f_dsk_forth"] <= 0) | (o["f_dsk_forth"] < lo_dsk)
-                 | (r["excl"] & (o["f_sp_forth"] < 0))
-                 | (o["inst_sp_forth"] > r["hi_sp"])
-                 | (sec_mem >= r["f_mem_forth"]))
     return o, _first_fail([
         (~inst["has_sec"], FailMode.DISK),
         (~np.asarray(ignore_disks) & (o["f_dsk"] <= 0), FailMode.DISK),
@@ -185,5 +181,10 @@ def add_sec(r: Row, inst: Row, strict: np.ndarray | bool, peer_mem: np.ndarray,
         (strict & (o["inst_sp"] > r["hi_sp"]), FailMode.DISK),
         (strict & (sec_mem >= old_mem), FailMode.MEM),
         (strict & o["fail_n1"] & ~r["fail_n1"], FailMode.MEM),
-        (strict & forth_bad, FailMode.DISK),
+        # the limits including forthcoming instances, checked last
+        (strict & (o["f_dsk_forth"] <= 0), FailMode.DISK),
+        (strict & (o["f_dsk_forth"] < lo_dsk), FailMode.DISK),
+        (strict & r["excl"] & (o["f_sp_forth"] < 0), FailMode.SPINDLES),
+        (strict & (o["inst_sp_forth"] > r["hi_sp"]), FailMode.DISK),
+        (strict & (sec_mem >= r["f_mem_forth"]), FailMode.MEM),
     ])

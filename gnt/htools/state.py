@@ -216,6 +216,12 @@ class ClusterState:
             if i.forthcoming or (i.has_secondary and i.snode == NO_SECONDARY):
                 i.movable = False
         self.i_movable = np.array([i.movable for i in insts], dtype=bool)
+        # list-order keys: Ganeti keeps a node's primaries/secondaries in lists
+        # that new entries are prepended to; ordering by descending key gives
+        # that order (loading prepends in index order)
+        self.i_pkey = np.arange(m, dtype=np.int64)
+        self.i_skey = np.arange(m, dtype=np.int64)
+        self.list_clock = m
 
     # --------------------------------------------------------------- helpers
     def inst_loc_score(self, pnode: int, snode: int) -> int:
@@ -273,6 +279,25 @@ class ClusterState:
     def node_pri(self, node: int) -> np.ndarray:
         return np.flatnonzero((self.i_pnode == node) & ~self.i_forth)
 
+    def plist(self, node: int) -> list[int]:
+        """The node's (real) primaries in Ganeti's list order (newest first)."""
+        idx = self.node_pri(node)
+        return idx[np.argsort(-self.i_pkey[idx], kind="stable")].tolist()
+
+    def slist(self, node: int) -> list[int]:
+        """The node's (real) secondaries in Ganeti's list order (newest first)."""
+        idx = self.node_sec(node)
+        return idx[np.argsort(-self.i_skey[idx], kind="stable")].tolist()
+
+    def touch_lists(self, inst: int, primary: bool, secondary: bool) -> None:
+        """Record that ``inst`` was (re)added to its primary/secondary's list."""
+        if primary:
+            self.list_clock += 1
+            self.i_pkey[inst] = self.list_clock
+        if secondary:
+            self.list_clock += 1
+            self.i_skey[inst] = self.list_clock
+
     def node_sec(self, node: int) -> np.ndarray:
         return np.flatnonzero((self.i_snode == node) & ~self.i_forth)
 
@@ -296,8 +321,9 @@ class ClusterState:
         """Ganeti's ``checkData`` warnings (nodes missing memory or disk)."""
         out = []
         dsk_used = np.zeros(self.n_nodes, dtype=np.int64)
-        np.add.at(dsk_used, self.i_pnode, self.i_dsk)
-        has_s = self.i_snode != NO_SECONDARY
+        real = ~self.i_forth
+        np.add.at(dsk_used, self.i_pnode[real], self.i_dsk[real])
+        has_s = (self.i_snode != NO_SECONDARY) & real
         np.add.at(dsk_used, self.i_snode[has_s], self.i_dsk[has_s])
         for k, node in enumerate(self.cdata.nodes):
             delta_mem = int(self.x_mem[k])
@@ -313,4 +339,164 @@ def copy_state(st: ClusterState) -> ClusterState:
     new = ClusterState.__new__(ClusterState)
     for k, v in vars(st).items():
         setattr(new, k, v.copy() if isinstance(v, np.ndarray) else v)
+    return new
+
+
+def instance_attrs(inst: Instance) -> dict:
+    """The node-operation attributes of an instance object (0-d arrays; see nodeops)."""
+    a = np.asarray
+    return {"mem": a(inst.mem, dtype=np.int64), "dsk": a(inst.dsk, dtype=np.int64),
+            "vcpus": a(inst.vcpus, dtype=np.int64), "su": a(inst.spindle_use, dtype=np.int64),
+            "spn": a(-1 if inst.spindles is None else inst.spindles, dtype=np.int64),
+            "uses_mem": a(inst.uses_memory), "uses_sec_mem": a(inst.uses_sec_mem),
+            "local": a(inst.uses_local_storage), "online": a(not inst.is_offline),
+            "has_sec": a(inst.has_secondary),
+            "util": tuple(a(x, dtype=float) for x in inst.util.as_tuple())}
+
+
+def stored_attrs(st: ClusterState, i: int) -> dict:
+    """The node-operation attributes of instance ``i`` of the state (0-d arrays)."""
+    return {"mem": st.i_mem_sz[i], "dsk": st.i_dsk[i], "vcpus": st.i_vcpus[i],
+            "su": st.i_su[i], "spn": st.i_spn[i], "uses_mem": st.i_uses_mem[i],
+            "uses_sec_mem": st.i_uses_sec_mem[i], "local": st.i_local[i],
+            "online": st.i_online[i], "has_sec": st.i_has_sec[i],
+            "util": tuple(st.i_util[i, k] for k in range(4))}
+
+
+def excl_vector(st: ClusterState, tags: list[str]) -> np.ndarray:
+    """Boolean vector over the state's exclusion-tag vocabulary (unknown tags dropped)."""
+    out = np.zeros(len(st.excl_vocab), dtype=bool)
+    for t in tags:
+        if t in st.excl_vocab:
+            out[st.excl_vocab[t]] = True
+    return out
+
+
+def dsrd_vector(st: ClusterState, locs: frozenset[str]) -> np.ndarray:
+    """Boolean vector over the location vocabulary for desired locations."""
+    out = np.zeros(len(st.loc_vocab), dtype=bool)
+    for t in locs:
+        if t in st.loc_vocab:
+            out[st.loc_vocab[t]] = True
+    return out
+
+
+def prepare_new_instance(st: ClusterState, inst: Instance,
+                         exclusion_prefixes: list[str] | None = None) -> None:
+    """Fill ``inst.excl_tags``/``dsrd_loc_tags`` from its tags and the cluster tags."""
+    ctags = st.cdata.cluster_tags
+    prefixes = htags.exclusion_prefixes(ctags, exclusion_prefixes)
+    inst.excl_tags = htags.exclusion_tags(prefixes, inst.tags)
+    inst.dsrd_loc_tags = htags.desired_locations(ctags, inst.tags)
+
+
+def _grow_vocab(st: ClusterState, tags: list[str]) -> None:
+    new = [t for t in dict.fromkeys(tags) if t not in st.excl_vocab]
+    if not new:
+        return
+    for t in new:
+        st.excl_vocab[t] = len(st.excl_vocab)
+    k = len(new)
+    st.i_excl = np.hstack([st.i_excl, np.zeros((st.n_insts, k), dtype=bool)])
+    st.ptags = np.hstack([st.ptags, np.zeros((st.n_nodes, k), dtype=np.int64)])
+    st.lx = np.concatenate([st.lx, np.zeros(st.lx.shape[:2] + (k,), dtype=np.int64)], axis=2)
+
+
+def add_instance(st: ClusterState, inst: Instance, pnode: int, snode: int,
+                 strict: bool = False, record: bool = True) -> ClusterState:
+    """A new state with ``inst`` placed on ``pnode``/``snode`` (-1: none).
+
+    The node rows are updated with the same operations as an allocation
+    (add primary, add secondary, peers, tags, locations); ``inst`` is
+    copied into the new state's model (its ``idx`` becomes the new
+    index).  ``st`` is left untouched.  ``strict`` only matters for the
+    node fields computed by the soft checks (none are stored).  With
+    ``record`` false only the nodes change (the instance is not added to
+    the instance arrays), as Ganeti's capacity check sees an existing
+    instance allocated again.
+    """
+    from dataclasses import replace
+
+    from gnt.htools import nodeops
+
+    if not record:
+        return _add_resources(st, inst, pnode, snode)
+    new = copy_state(st)
+    obj = replace(inst, pnode=pnode, snode=snode, idx=st.n_insts)
+    new.cdata = replace(st.cdata, instances=list(st.cdata.instances) + [obj])
+    _grow_vocab(new, obj.excl_tags)
+    i = new.n_insts
+    new.n_insts += 1
+    app = np.append
+    new.i_mem_sz = app(new.i_mem_sz, obj.mem)
+    new.i_dsk = app(new.i_dsk, obj.dsk)
+    new.i_vcpus = app(new.i_vcpus, obj.vcpus)
+    new.i_su = app(new.i_su, obj.spindle_use)
+    new.i_spn = app(new.i_spn, -1 if obj.spindles is None else obj.spindles)
+    new.i_pnode = app(new.i_pnode, pnode)
+    new.i_snode = app(new.i_snode, snode)
+    new.i_uses_mem = app(new.i_uses_mem, obj.uses_memory)
+    new.i_uses_sec_mem = app(new.i_uses_sec_mem, obj.uses_sec_mem)
+    new.i_local = app(new.i_local, obj.uses_local_storage)
+    new.i_online = app(new.i_online, not obj.is_offline)
+    new.i_running = app(new.i_running, obj.is_running)
+    new.i_has_sec = app(new.i_has_sec, obj.has_secondary)
+    new.i_forth = app(new.i_forth, obj.forthcoming)
+    new.i_auto = app(new.i_auto, obj.auto_balance)
+    new.i_mirror = app(new.i_mirror, MIRROR_CODE[obj.mirror])
+    new.i_util = np.vstack([new.i_util, np.array(obj.util.as_tuple(), dtype=float)])
+    excl = excl_vector(new, obj.excl_tags)
+    new.i_excl = np.vstack([new.i_excl, excl[None, :]])
+    new.i_dsrd = np.vstack([new.i_dsrd, dsrd_vector(new, obj.dsrd_loc_tags)[None, :]])
+    new.i_dsrd_cnt = app(new.i_dsrd_cnt, len(obj.dsrd_loc_tags))
+    new.i_movable = app(new.i_movable, obj.movable and not obj.forthcoming)
+    new.i_pkey = app(new.i_pkey, 0)
+    new.i_skey = app(new.i_skey, 0)
+    has_s = snode != NO_SECONDARY and obj.has_secondary
+    new.i_loc = app(new.i_loc, new.inst_loc_score(pnode, snode) if has_s else 0)
+    new.touch_lists(i, True, has_s)
+    attrs = stored_attrs(new, i)
+    x = excl.astype(np.int64)
+    rp = new.rows(np.array([pnode]))
+    conf = int((new.ptags[pnode][excl] >= 1).sum()) if excl.any() else 0
+    loc = int(new.i_loc[i] + new.dsrd_score(np.array([i]), np.array([pnode]))[0])
+    row_p, _ = nodeops.add_pri(rp, attrs, strict, np.array([conf]), np.array([loc]))
+    if has_s:
+        rs = new.rows(np.array([snode]))
+        row_s, _ = nodeops.add_sec(rs, attrs, strict, np.array([new.peers[snode, pnode]]))
+        new.write_row(snode, {k: np.asarray(v).ravel()[0] for k, v in row_s.items()})
+        if obj.uses_sec_mem:
+            new.peers[snode, pnode] += obj.mem
+    new.write_row(pnode, {k: np.asarray(v).ravel()[0] for k, v in row_p.items()})
+    new.ptags[pnode] += x
+    if new.lx.size and x.any() and not obj.forthcoming:
+        new.lx[pnode] += np.outer(new.n_loc[pnode], x)
+    return new
+
+
+def _add_resources(st: ClusterState, inst: Instance, pnode: int, snode: int) -> ClusterState:
+    """Copy of ``st`` with ``inst``'s resources on ``pnode``/``snode`` only."""
+    from gnt.htools import nodeops
+
+    new = copy_state(st)
+    attrs = instance_attrs(inst)
+    excl = excl_vector(new, inst.excl_tags)
+    has_s = snode != NO_SECONDARY and inst.has_secondary
+    inst_loc = new.inst_loc_score(pnode, snode) if has_s else 0
+    dsrd = dsrd_vector(new, inst.dsrd_loc_tags)
+    loc = inst_loc + len(inst.dsrd_loc_tags) - int((dsrd & new.n_loc[pnode]).sum())
+    conf = int((new.ptags[pnode][excl] >= 1).sum()) if excl.any() else 0
+    row_p, _ = nodeops.add_pri(new.rows(np.array([pnode])), attrs, False, np.array([conf]),
+                               np.array([loc]))
+    if has_s:
+        row_s, _ = nodeops.add_sec(new.rows(np.array([snode])), attrs, False,
+                                   np.array([new.peers[snode, pnode]]))
+        new.write_row(snode, {k: np.asarray(v).ravel()[0] for k, v in row_s.items()})
+        if inst.uses_sec_mem:
+            new.peers[snode, pnode] += inst.mem
+    new.write_row(pnode, {k: np.asarray(v).ravel()[0] for k, v in row_p.items()})
+    x = excl.astype(np.int64)
+    new.ptags[pnode] += x
+    if new.lx.size and x.any():
+        new.lx[pnode] += np.outer(new.n_loc[pnode], x)
     return new

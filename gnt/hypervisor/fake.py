@@ -28,11 +28,13 @@ from gnt import constants as C
 from gnt import errors, paths
 from gnt.hypervisor.base import (
     ConsoleInfo,
+    DiskSpec,
     Hypervisor,
     InstanceRuntimeInfo,
     InstanceSpec,
     MigrationStatus,
     MigrationTarget,
+    NICSpec,
     NodeHvInfo,
     ParamDef,
 )
@@ -58,6 +60,9 @@ class FakeState(BaseModel):
     memory: int
     vcpus: int
     start_time: float
+    #: UUIDs of the attached disks and NICs, in order (hotplug changes them)
+    disks: list[str] = []
+    nics: list[str] = []
 
 
 def parse_meminfo(text: str) -> dict[str, int]:
@@ -120,7 +125,8 @@ class FakeHypervisor(Hypervisor):
         when it is already running.
         """
         state = FakeState(name=spec.name, uuid=spec.uuid, memory=spec.memory,
-                          vcpus=int(spec.beparams.get(C.BE_VCPUS, 1)), start_time=time.time())
+                          vcpus=int(spec.beparams.get(C.BE_VCPUS, 1)), start_time=time.time(),
+                          disks=[d.uuid for d in spec.disks], nics=[n.uuid for n in spec.nics])
         self._publish(state, self._file(spec.name))
 
     def _publish(self, state: FakeState, target: Path) -> None:
@@ -256,6 +262,73 @@ class FakeHypervisor(Hypervisor):
         if not os.access(d, os.W_OK):
             return [f"The required directory '{d}' is not writable"]
         return []
+
+    # --- hotplug and runtime changes: recorded in the state file ---
+    def _running_state(self, name: str) -> FakeState:
+        state = self._read(name)
+        if state is None:
+            raise errors.HypervisorError(f"Instance {name} is not running",
+                                         errors.ECODE_STATE)
+        return state
+
+    def _replace(self, state: FakeState) -> None:
+        """Rewrite the state file of the running ``state.name`` atomically."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{state.name}.", suffix=".tmp", dir=self._dir())
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(state.model_dump_json())
+            os.replace(tmp, self._file(state.name))
+        except OSError as err:
+            os.unlink(tmp)
+            raise errors.HypervisorError(
+                f"Failed to update instance {state.name}: {err.strerror}") from err
+
+    def _plug(self, name: str, field: str, uuid: str, index: int | None) -> None:
+        state = self._running_state(name)
+        items: list[str] = getattr(state, field)
+        if index is None:
+            if uuid not in items:
+                raise errors.HypervisorError(
+                    f"{field[:-1].capitalize()} {uuid} is not attached to instance {name}",
+                    errors.ECODE_STATE)
+            items.remove(uuid)
+        else:
+            if uuid in items:
+                raise errors.HypervisorError(
+                    f"{field[:-1].capitalize()} {uuid} is already attached to instance "
+                    f"{name}", errors.ECODE_EXISTS)
+            items.insert(max(0, min(index, len(items))), uuid)
+        self._replace(state)
+
+    def hotplug_supported(self, name: str) -> None:
+        """Fake instances take any device while they run."""
+        self._running_state(name)
+
+    def hot_add_disk(self, name: str, disk: DiskSpec) -> DiskSpec:
+        self._plug(name, "disks", disk.uuid, disk.index)
+        return disk
+
+    def hot_del_disk(self, name: str, disk_uuid: str) -> None:
+        self._plug(name, "disks", disk_uuid, None)
+
+    def hot_add_nic(self, name: str, nic: NICSpec) -> NICSpec:
+        self._plug(name, "nics", nic.uuid, nic.index)
+        return nic
+
+    def hot_del_nic(self, name: str, nic_uuid: str) -> None:
+        self._plug(name, "nics", nic_uuid, None)
+
+    def resize_disk(self, name: str, disk_uuid: str, size: int) -> None:
+        """Nothing to tell a fake guest; the disk must be attached."""
+        if disk_uuid not in self._running_state(name).disks:
+            raise errors.HypervisorError(f"Disk {disk_uuid} is not attached to instance "
+                                         f"{name}", errors.ECODE_STATE)
+
+    def balloon_memory(self, name: str, memory: int) -> None:
+        """Record ``memory`` MiB as the instance's memory (what ``oper_ram`` shows)."""
+        state = self._running_state(name)
+        state.memory = int(memory)
+        self._replace(state)
 
 
 HYPERVISOR_CLASS = FakeHypervisor

@@ -245,3 +245,77 @@ class NodeRpc:
         in use, same device as one of ``known``); see
         :func:`gnt.noded.procs.blockdev_adopt.blockdev_adopt_info`."""
         return self.call(node_uuid, "blockdev_adopt_info", [names, known], TMO_FAST)
+
+    # --- extstorage (ext disk template, gnt-storage) ---
+    # (procedures in gnt.noded.procs.extstorage)
+    def extstorage_diagnose(self, node_uuids: Iterable[str]) -> dict[str, RpcResult]:
+        """Every ExtStorage provider found on each node (with its diagnosis)."""
+        return self.call_many(node_uuids, "extstorage_diagnose", [], TMO_FAST)
+
+    def extstorage_validate(self, node_uuid: str, provider: str, params: dict[str, Any]
+                            ) -> RpcResult:
+        """Check ``provider`` is valid on the node and declares ``params``."""
+        return self.call(node_uuid, "extstorage_validate", [provider, params], TMO_FAST)
+
+    def extstorage_setinfo(self, node_uuid: str, bdev: BlockDevSpec, text: str) -> RpcResult:
+        """Set the volume's metadata (``setinfo``), e.g. ``originstname+<instance>``."""
+        return self.call(node_uuid, "extstorage_setinfo", [bdev.model_dump(mode="json"), text],
+                         TMO_NORMAL)
+
+    def extstorage_open(self, node_uuid: str, bdev: BlockDevSpec, exclusive: bool = True
+                        ) -> RpcResult:
+        """Open the volume on the node (``exclusive=False``: shared, for migration)."""
+        return self.call(node_uuid, "extstorage_open",
+                         [bdev.model_dump(mode="json"), exclusive], TMO_NORMAL)
+
+    def extstorage_close(self, node_uuid: str, bdev: BlockDevSpec) -> RpcResult:
+        """Close the volume on the node."""
+        return self.call(node_uuid, "extstorage_close", [bdev.model_dump(mode="json")],
+                         TMO_NORMAL)
+
+    # --- instance modifications (instance modify/disks/rename) ---
+    # (procedures in gnt.noded.procs.hotplug and gnt.noded.procs.blockdev_ops)
+    def blockdev_assemble(self, node_uuid: str, bdev: BlockDevSpec) -> RpcResult:
+        """Make the disk usable on the node; data is BlockDevInfo (``path``, ``uri``,
+        ``size`` MiB)."""
+        return self.call(node_uuid, "blockdev_assemble", [bdev.model_dump(mode="json")],
+                         TMO_NORMAL)
+
+    def blockdev_find(self, node_uuid: str, bdev: BlockDevSpec) -> RpcResult:
+        """The disk on the node (BlockDevInfo) if it exists there, else None."""
+        return self.call(node_uuid, "blockdev_find", [bdev.model_dump(mode="json")],
+                         TMO_FAST)
+
+    def blockdev_grow(self, node_uuid: str, bdev: BlockDevSpec, amount: int,
+                      dryrun: bool) -> RpcResult:
+        """Grow the disk by ``amount`` MiB (``dryrun``: only check); data is the size
+        (MiB) found on the node afterwards."""
+        return self.call(node_uuid, "blockdev_grow",
+                         [bdev.model_dump(mode="json"), amount, dryrun], TMO_SLOW)
+
+    def file_storage_dir_rename(self, node_uuid: str, old: str, new: str) -> RpcResult:
+        """Rename the directory of a file-based instance's disks (cluster paths)."""
+        return self.call(node_uuid, "file_storage_dir_rename", [old, new], TMO_NORMAL)
+
+    def hotplug_supported(self, node_uuid: str, hv: str, name: str) -> RpcResult:
+        """Fails unless devices can be hot-plugged into the running instance."""
+        return self.call(node_uuid, "hotplug_supported", [hv, name], TMO_FAST)
+
+    def hotplug_device(self, node_uuid: str, hv: str, name: str, action: str, target: str,
+                       device: dict[str, Any]) -> RpcResult:
+        """Hot-add/-remove a disk or NIC (see gnt.noded.procs.hotplug); data is the
+        device as recorded by the hypervisor (adds) or None."""
+        return self.call(node_uuid, "hotplug_device", [hv, name, action, target, device],
+                         TMO_NORMAL)
+
+    def hotplug_resize_disk(self, node_uuid: str, hv: str, name: str, disk_uuid: str,
+                            size: int) -> RpcResult:
+        """Let the running instance see disk ``disk_uuid``'s new size (MiB)."""
+        return self.call(node_uuid, "hotplug_resize_disk", [hv, name, disk_uuid, size],
+                         TMO_NORMAL)
+
+    def instance_balloon_memory(self, node_uuid: str, hv: str, name: str,
+                                memory: int) -> RpcResult:
+        """Balloon the running instance to ``memory`` MiB."""
+        return self.call(node_uuid, "instance_balloon_memory", [hv, name, memory],
+                         TMO_NORMAL)

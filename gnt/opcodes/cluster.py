@@ -76,7 +76,7 @@ class OpClusterSetParams(OpCode):
     enabled_hypervisors: list[str] | None = None
     hvparams: dict[str, dict[str, Any]] | None = None
     beparams: dict[str, Any] | None = None
-    os_hvp: dict[str, dict[str, dict[str, Any]]] | None = None
+    os_hvp: dict[str, dict[str, dict[str, Any] | None]] | None = None
     osparams: dict[str, dict[str, Any]] | None = None
     nicparams: dict[str, Any] | None = None
     ndparams: dict[str, Any] | None = None

@@ -138,6 +138,29 @@ def _disks_env(spec: InstanceSpec, file_drivers: Mapping[str, str]) -> dict[str,
     return env
 
 
+# Network keys exported even when empty, as Ganeti's ``Network.HooksDict``.
+_NETWORK_ALWAYS = ("name", "uuid", "tags")
+
+
+def _network_env(prefix: str, network: Mapping[str, Any] | None) -> dict[str, str]:
+    """``<prefix>NETWORK_<KEY>`` for a NIC's network (nothing without one).
+
+    Name, UUID and tags (space separated) are always given; other keys only
+    when set.
+    """
+    if not network:
+        return {}
+    env: dict[str, str] = {}
+    for key, value in network.items():
+        if key not in _NETWORK_ALWAYS and (value is None or value == "" or value == []):
+            continue
+        text = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else _s(value)
+        env[f"{prefix}NETWORK_{key.upper()}"] = text
+    for key in _NETWORK_ALWAYS:
+        env.setdefault(f"{prefix}NETWORK_{key.upper()}", "")
+    return env
+
+
 def _nics_env(spec: InstanceSpec, nic_networks: Mapping[str, Mapping[str, Any]]
               ) -> dict[str, str]:
     env: dict[str, str] = {}
@@ -159,11 +182,7 @@ def _nics_env(spec: InstanceSpec, nic_networks: Mapping[str, Mapping[str, Any]]
             env[p + "LINK"] = link
         if vlan:
             env[p + "VLAN"] = vlan
-        for key, value in nic_networks.get(nic.uuid, {}).items():
-            if value is None or value == "" or value == []:
-                continue
-            text = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-            env[f"{p}NETWORK_{key.upper()}"] = text
+        env.update(_network_env(p, nic_networks.get(nic.uuid)))
         if _HV_NIC_TYPE in spec.hvparams:
             env[p + "FRONTEND_TYPE"] = _s(spec.hvparams[_HV_NIC_TYPE])
     return env

@@ -18,6 +18,8 @@ _MODULES: dict[str, str] = {
     C.DT_DISKLESS: "gnt.storage.diskless",
     C.DT_FILE: "gnt.storage.file",
     C.DT_SHARED_FILE: "gnt.storage.sharedfile",
+    C.DT_EXT: "gnt.storage.ext",
+    C.DT_BLOCK: "gnt.storage.blockdev",
 }
 _instances: dict[str, BlockDev] = {}
 _lock = threading.Lock()

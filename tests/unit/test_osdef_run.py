@@ -255,19 +255,37 @@ def test_failure_reports_exit_code_tail_and_log(root: Path) -> None:
     assert text.startswith("line 1\n") and "to stderr" in text
 
 
-def test_failure_tail_only_covers_this_run(root: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    # runs within one second share Ganeti's log name (appended): an error
-    # quotes the failing run only
+def test_one_log_file_per_run(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # two runs within one second get two files (a -2 suffix), each error
+    # quotes its own run only
     monkeypatch.setattr(runner.time, "strftime", lambda fmt: "2024-01-01_00_00_00")
     make_os(root, "echo", "#!/bin/sh\necho \"run for [$INSTANCE_REINSTALL]\"\n"
                           "[ -z \"$INSTANCE_REINSTALL\" ]\n")
     logfile = osdef.run_create("echo", spec())
+    assert logfile.name == "add-echo-inst1.example.com-2024-01-01_00_00_00.log"
     with pytest.raises(errors.OpExecError) as ei:
         osdef.run_create("echo", spec(), reinstall=True)
-    assert f"log file: {logfile}" in str(ei.value)
+    second = logfile.with_name("add-echo-inst1.example.com-2024-01-01_00_00_00-2.log")
+    assert f"log file: {second}" in str(ei.value)
     assert "run for [1]" in str(ei.value) and "run for []" not in str(ei.value)
-    assert logfile.read_text() == "run for []\nrun for [1]\n"
+    assert logfile.read_text() == "run for []\n"
+    assert second.read_text() == "run for [1]\n"
+    third = osdef.run_rename("echo", spec(), "old")
+    assert third.name == "rename-echo-old-inst1.example.com-2024-01-01_00_00_00.log"
+
+
+def test_log_names_replace_slashes(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner.time, "strftime", lambda fmt: "2024-01-01_00_00_00")
+    assert runner.log_file_name("export", "a/b", "i", "disk0") == \
+        root / "var/log/ganeti/os/export-a_b-i-disk0-2024-01-01_00_00_00.log"
+
+
+def test_log_dir_not_writable(root: Path) -> None:
+    make_os(root, "ok", "#!/bin/sh\n")
+    (root / "var/log/ganeti").mkdir(parents=True)
+    (root / "var/log/ganeti/os").write_text("a file, not a directory")
+    with pytest.raises(errors.OpExecError, match="Cannot create the OS log file"):
+        osdef.run_create("ok", spec())
 
 
 def test_signal_is_reported(root: Path) -> None:
@@ -342,3 +360,104 @@ def test_osp_var_names() -> None:
     assert osdef.osp_var("dhcp") == "OSP_DHCP"
     assert osdef.osp_var("root-size") == "OSP_ROOT_SIZE"
     assert osdef.osp_var("Mixed_case") == "OSP_MIXED_CASE"
+
+
+# --- export / import ---------------------------------------------------------
+
+# export: record the environment and fds, announce a size, dump a disk to
+# stdout and a message to stderr (the log)
+EXPORTER = """#!/bin/bash
+cat /proc/$$/environ > "{dump}/export.env"
+readlink /proc/$$/fd/0 > "{dump}/export.stdin"
+echo "exporting disk $EXPORT_INDEX" >&2
+if [ -n "$EXP_SIZE_FD" ]; then echo 11 >&"$EXP_SIZE_FD"; fi
+printf 'disk-data-%s\\n' "$EXPORT_INDEX"
+"""
+
+IMPORTER = """#!/bin/sh
+cat /proc/$$/environ > "{dump}/import.env"
+cat > "{dump}/import.data"
+echo "imported disk $IMPORT_INDEX"
+"""
+
+TRANSFER_VARS = {"EXPORT_INDEX", "EXPORT_DISK_PATH", "EXPORT_DEVICE", "EXPORT_DISK_URI",
+                 "EXP_SIZE_FD", "IMPORT_INDEX", "IMPORT_DISK_PATH", "IMPORT_DEVICE",
+                 "IMPORT_DISK_URI"}
+
+
+def _transfer_os(root: Path, dump: Path) -> Path:
+    d = make_os(root, "rec", "#!/bin/sh\nexit 0\n")
+    (d / "export").write_text(EXPORTER.format(dump=dump))
+    (d / "import").write_text(IMPORTER.format(dump=dump))
+    return d
+
+
+def test_export_environment_streams_and_size(root: Path, dump: Path, tmp_path: Path) -> None:
+    _transfer_os(root, dump)
+    out = tmp_path / "dump.bin"
+    with open(out, "wb") as f:
+        res = osdef.run_export("rec+beta", spec(), 1, f.fileno(), CTX, debug=1)
+    assert out.read_bytes() == b"disk-data-1\n"  # stdout only: stderr went to the log
+    assert res.expected_size == 11
+    assert res.log.read_text() == "exporting disk 1\n"
+    assert re.fullmatch(r"export-rec\+beta-inst1\.example\.com-disk1-"
+                        r"\d{4}-\d\d-\d\d_\d\d_\d\d_\d\d\.log", res.log.name)
+    env = read_env(dump, "export")
+    assert (dump / "export.stdin").read_text().strip() == "/dev/null"
+    extra = {k: v for k, v in env.items() if k in TRANSFER_VARS}
+    assert extra == {"EXPORT_INDEX": "1", "EXPORT_DISK_PATH": "/dev/xenvg/d1",
+                     "EXPORT_DEVICE": "/dev/xenvg/d1", "EXPORT_DISK_URI": "kvm:/dev/xenvg/d1",
+                     "EXP_SIZE_FD": extra["EXP_SIZE_FD"]}
+    assert int(extra["EXP_SIZE_FD"]) > 2
+    # everything else is the instance environment, as create gets it
+    assert {k: v for k, v in env.items() if k not in TRANSFER_VARS} == EXPECTED_CREATE_ENV
+
+
+def test_export_of_uri_only_disk_and_no_size(root: Path, dump: Path, tmp_path: Path) -> None:
+    d = _transfer_os(root, dump)
+    (d / "export").write_text(f"#!/bin/sh\ncat /proc/$$/environ > {dump}/export.env\n")
+    with open(tmp_path / "out", "wb") as f:
+        res = osdef.run_export("rec", spec(), 2, f.fileno())
+    env = read_env(dump, "export")
+    assert env["EXPORT_DISK_URI"] == "gluster://h/v/d2" and env["EXPORT_INDEX"] == "2"
+    assert "EXPORT_DISK_PATH" not in env and "EXPORT_DEVICE" not in env
+    assert res.expected_size is None
+
+
+def test_import_environment_and_stdin(root: Path, dump: Path, tmp_path: Path) -> None:
+    _transfer_os(root, dump)
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"\x00\x01restored\xff" * 1000)
+    with open(src, "rb") as f:
+        logfile = osdef.run_import("rec+alpha", spec(), 0, f.fileno(), CTX)
+    assert (dump / "import.data").read_bytes() == src.read_bytes()
+    assert logfile.read_text() == "imported disk 0\n"
+    assert logfile.name.startswith("import-rec+alpha-inst1.example.com-disk0-")
+    env = read_env(dump, "import")
+    extra = {k: v for k, v in env.items() if k in TRANSFER_VARS}
+    assert extra == {"IMPORT_INDEX": "0",
+                     "IMPORT_DISK_PATH": "/srv/ganeti/file-storage/i/d0",
+                     "IMPORT_DEVICE": "/srv/ganeti/file-storage/i/d0"}
+    assert env["OS_VARIANT"] == "alpha"
+
+
+def test_transfer_failures(root: Path, dump: Path, tmp_path: Path) -> None:
+    d = _transfer_os(root, dump)
+    with pytest.raises(errors.OpPrereqError, match="has no disk 3 .*0 to 2"):
+        osdef.run_export("rec", spec(), 3, 1)
+    assert not (root / "var/log/ganeti/os").exists() or not any(
+        (root / "var/log/ganeti/os").glob("export-*"))
+    (d / "import").write_text("#!/bin/sh\necho 'disk full' >&2\nexit 28\n")
+    with open(os.devnull, "rb") as f, pytest.raises(errors.OpExecError) as ei:
+        osdef.run_import("rec", spec(), 0, f.fileno())
+    assert "OS import script failed (exited with exit code 28)" in str(ei.value)
+    assert "disk full" in str(ei.value)
+
+
+def test_network_name_uuid_tags_always_given(root: Path, dump: Path) -> None:
+    make_os(root, "rec", RECORDER.format(dump=dump))
+    ctx = osdef.InstanceContext(nic_networks={"n0": {"name": "net0", "uuid": "nu0"}})
+    osdef.run_create("rec", spec(), ctx)
+    env = read_env(dump, "create")
+    assert {k: v for k, v in env.items() if "NETWORK" in k} == {
+        "NIC_0_NETWORK_NAME": "net0", "NIC_0_NETWORK_UUID": "nu0", "NIC_0_NETWORK_TAGS": ""}

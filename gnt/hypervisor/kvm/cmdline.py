@@ -194,6 +194,8 @@ def _disk_args(spec: InstanceSpec, hvp: dict[str, Any]) -> list[str]:
             dev += f",bus={_SCSI_BUS}.0"
         if boot_disk and disk.index == 0:
             dev += ",bootindex=1"
+        if disk.pci_slot is not None and device.endswith("-pci"):  # kept by a hotplug
+            dev += f",addr={disk.pci_slot:#x}"
         args += ["-device", dev]
     return args
 
@@ -253,6 +255,8 @@ def _nic_args(spec: InstanceSpec, hvp: dict[str, Any], ctx: LaunchContext) -> li
             dev += f",mq=on,vectors={2 * len(fds) + 2}"
         if boot_net and nic.index == 0:
             dev += ",bootindex=1"
+        if nic.pci_slot is not None:  # the slot a hotplug gave it (same layout on a target)
+            dev += f",addr={nic.pci_slot:#x}"
         args += ["-device", dev]
     return args
 

@@ -30,6 +30,7 @@ from gnt import constants as C
 from gnt import errors, paths
 from gnt.hypervisor.base import (
     ConsoleInfo,
+    DiskSpec,
     Hypervisor,
     InstanceRuntimeInfo,
     InstanceSpec,
@@ -572,3 +573,32 @@ class KVMHypervisor(Hypervisor):
         if rt is None:
             return None
         return self._qmp_status(rt) or "unknown"
+
+    # --- hotplug and runtime changes (logic in gnt.hypervisor.kvm.hotplug) ---
+    def hotplug_supported(self, name: str) -> None:
+        from gnt.hypervisor.kvm import hotplug
+        hotplug.check_supported(name)
+
+    def hot_add_disk(self, name: str, disk: DiskSpec) -> DiskSpec:
+        from gnt.hypervisor.kvm import hotplug
+        return hotplug.add_disk(name, disk)
+
+    def hot_del_disk(self, name: str, disk_uuid: str) -> None:
+        from gnt.hypervisor.kvm import hotplug
+        hotplug.remove_disk(name, disk_uuid)
+
+    def hot_add_nic(self, name: str, nic: NICSpec) -> NICSpec:
+        from gnt.hypervisor.kvm import hotplug
+        return hotplug.add_nic(name, nic)
+
+    def hot_del_nic(self, name: str, nic_uuid: str) -> None:
+        from gnt.hypervisor.kvm import hotplug
+        hotplug.remove_nic(name, nic_uuid)
+
+    def resize_disk(self, name: str, disk_uuid: str, size: int) -> None:
+        from gnt.hypervisor.kvm import hotplug
+        hotplug.resize_disk(name, disk_uuid, size)
+
+    def balloon_memory(self, name: str, memory: int) -> None:
+        from gnt.hypervisor.kvm import hotplug
+        hotplug.balloon(name, memory)

@@ -27,11 +27,15 @@ Lifecycle (the functions the KVM driver calls):
   delete any tap still present, remove the NIC files;
 * :func:`teardown_instance`: the same for an instance by name, from what
   this node recorded (runtime file, else the NIC files).
+
+For hotplug: :func:`start_nic` (one NIC), :func:`nic_down`,
+:func:`delete_tap` and :func:`sync_nic_files`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import logging
@@ -112,6 +116,13 @@ def _record(instance: str, index: int, tap: str) -> None:
     atomic_write(nic_dir(instance) / str(index), tap + "\n", mode=0o640)
 
 
+def sync_nic_files(instance: str, taps: Iterable[R.TapInfo]) -> None:
+    """Rewrite the instance's NIC files to name exactly ``taps`` (after a hotplug)."""
+    _forget(instance)
+    for tap in taps:
+        _record(instance, tap.index, tap.name)
+
+
 def _forget(instance: str, index: int | None = None) -> None:
     d = nic_dir(instance)
     if index is not None:
@@ -137,11 +148,9 @@ def check_link(nic: NICSpec) -> None:
                 f"NIC {nic.index} is in bridged mode but bridge '{link}' does not exist on "
                 "this node (create it, use another nic link, or start the instance without "
                 "NICs)", errors.ECODE_ENVIRON)
-        if vlans and (_SYS_NET / link / "bridge/vlan_filtering").read_text().strip() != "1":
-            raise errors.HypervisorError(
-                f"NIC {nic.index} has vlan {nic.nicparams.get(C.NIC_VLAN)!r} but bridge "
-                f"{link} has VLAN filtering disabled (ip link set {link} type bridge "
-                "vlan_filtering 1)", errors.ECODE_ENVIRON)
+        if vlans:
+            modes.check_vlan_aware(
+                link, f"NIC {nic.index} has vlan {nic.nicparams.get(C.NIC_VLAN)!r}")
     elif mode == C.NIC_MODE_OVS:
         modes.check_ovs()
     elif mode == C.NIC_MODE_ROUTED:
@@ -194,7 +203,7 @@ def open_tap(name: str, vnet_hdr: bool = True, queues: int = 1) -> Tap:
         for fd in fds:
             os.close(fd)
         why = err.strerror
-        if err.errno in (16, 22) and (_SYS_NET / name).exists():  # EBUSY, EINVAL
+        if err.errno in (errno.EBUSY, errno.EINVAL) and (_SYS_NET / name).exists():
             why = "it exists and is in use by another process (is the instance running?)"
         raise errors.HypervisorError(f"Cannot create tap device {name}: {why}",
                                      errors.ECODE_ENVIRON) from err

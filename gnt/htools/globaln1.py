@@ -1,0 +1,202 @@
+"""Global N+1 redundancy: could every node be evacuated (Ganeti's ``GlobalN1``)?
+
+A node can be evacuated when, one after the other,
+
+1. every DRBD instance with its primary on the node fails over to its
+   secondary (soft errors ignored),
+2. every other movable instance (shared storage, diskless) fails over to
+   the node of its group giving the best group score,
+3. every non-movable instance (plain, file), biggest memory first, can be
+   re-created on the node of the group giving the best cluster score
+   (instance policy checked, soft errors ignored).
+
+A cluster (node list) is redundant when all its nodes, offline ones
+included, can be evacuated.  Step 1 is decided for all nodes at once
+with numpy (the checks that can fail are hard ones, so the order of the
+failovers does not matter); steps 2 and 3 simulate the moves on a copy
+of the state.  Scores are Ganeti's, exactly (ties go to the later node,
+as in Ganeti).
+
+Public API::
+
+    drbd_failover_ok(st, nodes) -> bool array over ``nodes``
+    can_evacuate(st, node, nodes) -> bool
+    redundant(st, nodes) -> bool
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gnt.htools import metrics, nodeops
+from gnt.htools.moves import Batch, MoveOptions, apply_move, transition
+from gnt.htools.policy import instance_policy_failure
+from gnt.htools.state import ClusterState, copy_state, stored_attrs
+from gnt.htools.types import NO_SECONDARY, Move, MoveKind
+
+FORCE = MoveOptions(ignore_soft_errors=True, evac_mode=True)
+
+
+def drbd_failover_ok(st: ClusterState, nodes: np.ndarray) -> np.ndarray:
+    """Per node of ``nodes``: can all its DRBD primaries fail over (hard checks)?"""
+    n = st.n_nodes
+    sel = st.i_has_sec & ~st.i_forth
+    p, s = st.i_pnode[sel], st.i_snode[sel]
+    bad = np.zeros(n, dtype=bool)
+    np.logical_or.at(bad, p[s == NO_SECONDARY], True)
+    ok = s != NO_SECONDARY
+    p, s = p[ok], s[ok]
+    mem = np.where(st.i_uses_mem[sel][ok], st.i_mem_sz[sel][ok], 0)
+    unknown_sp = st.i_spn[sel][ok] < 0
+    cnt = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cnt, (p, s), 1)
+    msum = np.zeros((n, n), dtype=np.int64)
+    np.add.at(msum, (p, s), mem)
+    unk = np.zeros((n, n), dtype=bool)
+    np.logical_or.at(unk, (p, s), unknown_sp)
+    free = st.unalloc_mem()
+    fail = ((free[None, :] - msum <= 0) | (st.f_dsk[None, :] <= 0)
+            | (st.excl[None, :] & (unk | (st.f_sp[None, :] < 0))))
+    if st.mig_ok is not None:
+        fail |= ~st.mig_ok
+    pair_bad = (cnt > 0) & fail
+    has = cnt.sum(axis=1) > 0
+    unk_any = unk.any(axis=1)
+    node_bad = has & ((~st.offline & (st.f_dsk <= 0))
+                      | (st.excl & (unk_any | (st.f_sp < 0))))
+    verdict = ~(bad | pair_bad.any(axis=1) | node_bad)
+    return verdict[np.asarray(nodes, dtype=np.int64)]
+
+
+def _best(scores: np.ndarray, ok: np.ndarray) -> int | None:
+    """Index of the lowest score among ``ok``; the later one wins ties."""
+    best = None
+    for k in np.flatnonzero(ok).tolist():
+        if best is None or not scores[best] < scores[k]:
+            best = k
+    return best
+
+
+def _evac_shared(st: ClusterState, inst: int, escape: np.ndarray,
+                 group_nodes: np.ndarray) -> bool:
+    """Fail an externally mirrored instance over to the best escape node."""
+    if not len(escape):
+        return False
+    b = Batch(st, np.array([inst], dtype=np.int64))
+    online = np.zeros(st.n_nodes, dtype=bool)
+    online[group_nodes] = True
+    online &= ~st.offline
+    roles, failed, lxd = transition(st, b, MoveKind.FAILOVER_TO_ANY, escape, FORCE, online)
+    ok = ~np.broadcast_to(failed, (1, len(escape)))[0]
+    if not ok.any():
+        return False
+    pnode = int(b.p[0])
+    nt = len(escape)
+    _, prow, _ = roles["P"]
+    _, trow, _ = roles["T"]
+    pvals = [np.broadcast_to(v, (1, nt))[0] for v in metrics.values_from_rows(prow)]
+    tvals = [np.broadcast_to(v, (1, nt))[0] for v in metrics.values_from_rows(trow)]
+    scores = metrics.scores_replaced(st, group_nodes,
+                                     [(np.full(nt, pnode), pvals), (escape, tvals)],
+                                     np.broadcast_to(lxd, (1, nt))[0])
+    k = _best(scores, ok)
+    if k is None:
+        return False
+    return apply_move(st, inst, Move(MoveKind.FAILOVER_TO_ANY, int(escape[k])), FORCE,
+                      online, check=False)
+
+
+def place_copy(st: ClusterState, inst: int, node: int, strict: bool = False) -> None:
+    """Add instance ``inst``'s resources to ``node`` as a primary (in place)."""
+    attrs = stored_attrs(st, inst)
+    excl = st.i_excl[inst]
+    conf = int((st.ptags[node][excl] >= 1).sum()) if excl.any() else 0
+    loc = int(st.dsrd_score(np.array([inst]), np.array([node]))[0])
+    row, _ = nodeops.add_pri(st.rows(np.array([node])), attrs, strict, np.array([conf]),
+                             np.array([loc]))
+    st.write_row(node, {k: np.asarray(v).ravel()[0] for k, v in row.items()})
+    x = excl.astype(np.int64)
+    st.ptags[node] += x
+    if st.lx.size and x.any():
+        st.lx[node] += np.outer(st.n_loc[node], x)
+
+
+def _recreate(st: ClusterState, inst: int, escape: np.ndarray, nodes: np.ndarray) -> bool:
+    """Re-create a non-movable instance on the best escape node (soft errors ignored)."""
+    if not len(escape):
+        return False
+    obj = st.cdata.instances[inst]
+    attrs = stored_attrs(st, inst)
+    rows = st.rows(escape)
+    excl = st.i_excl[inst]
+    conf = (st.ptags[escape][:, excl] >= 1).sum(axis=1) if excl.any() else \
+        np.zeros(len(escape), dtype=np.int64)
+    loc = st.dsrd_score(np.full(len(escape), inst), escape)
+    new, codes = nodeops.add_pri(rows, attrs, False, conf, loc)
+    ok = np.broadcast_to(codes, (len(escape),)) == 0
+    for k, t in enumerate(escape.tolist()):
+        gpol = st.cdata.groups[int(st.group[t])].ipolicy if st.cdata.groups else \
+            st.cdata.ipolicy
+        if instance_policy_failure(obj, gpol, bool(st.excl[t])) is not None:
+            ok[k] = False
+    if not ok.any():
+        return False
+    nodes = np.asarray(nodes, dtype=np.int64)
+    vals = [np.broadcast_to(v, (len(escape),)) for v in metrics.values_from_rows(new)]
+    scores = metrics.scores_replaced(st, nodes, [(escape, vals)],
+                                     metrics.map_add_delta(st, nodes, excl, escape))
+    k = _best(scores, ok)
+    if k is None:
+        return False
+    place_copy(st, inst, int(escape[k]))
+    return True
+
+
+def can_evacuate(st: ClusterState, node: int, nodes: np.ndarray,
+                 drbd_ok: bool | None = None) -> bool:
+    """Whether ``node`` can be evacuated; ``nodes`` is the node list considered."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    if drbd_ok is None:
+        drbd_ok = bool(drbd_failover_ok(st, np.array([node]))[0])
+    if not drbd_ok:
+        return False
+    pri = st.plist(node)
+    others = [i for i in pri if not st.i_has_sec[i]]
+    if not others:
+        return True
+    work = copy_state(st)
+    online = np.zeros(st.n_nodes, dtype=bool)
+    online[nodes] = True
+    online &= ~st.offline
+    for i in pri:
+        if st.i_has_sec[i] and not apply_move(work, i, Move(MoveKind.FAILOVER), FORCE,
+                                               online):
+            return False
+    grp = int(st.group[node])
+    group_nodes = nodes[st.group[nodes] == grp]
+    escape = group_nodes[group_nodes != node]
+    shared = [i for i in others if st.i_mirror[i] != 0]
+    fixed = sorted((i for i in others if st.i_mirror[i] == 0),
+                   key=lambda i: -int(st.i_mem_sz[i]))
+    for i in shared:
+        if not _evac_shared(work, i, escape, group_nodes):
+            return False
+    for i in fixed:
+        if not _recreate(work, i, escape, nodes):
+            return False
+    return True
+
+
+def redundant(st: ClusterState, nodes: np.ndarray) -> bool:
+    """Ganeti's ``redundant``: every node of ``nodes`` can be evacuated."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    verdict = drbd_failover_ok(st, nodes)
+    if not verdict.all():
+        return False
+    has_other = np.zeros(st.n_nodes, dtype=bool)
+    sel = ~st.i_has_sec & ~st.i_forth
+    has_other[st.i_pnode[sel]] = True
+    for k in nodes[has_other[nodes]].tolist():
+        if not can_evacuate(st, k, nodes, drbd_ok=True):
+            return False
+    return True
