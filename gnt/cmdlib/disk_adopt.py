@@ -111,12 +111,16 @@ def check_block_adoption(ctx: Any, cfg: ConfigData, node: Node,
     res = ctx.rpc.blockdev_adopt_info(node.uuid, names, sorted(in_config))
     res.raise_on_fail(f"Cannot get block device information from node {node.name}")
     info: dict[str, dict[str, Any]] = res.data or {}
-    missing = [n for n in names if info.get(n, {}).get("size") is None]
+    unusable = {n: str(info.get(n, {}).get("error") or "no answer for it")
+                for n in names if info.get(n, {}).get("size") is None}
+    missing = [n for n, why in unusable.items() if why.startswith("Missing block device")]
     if missing:
-        details = "; ".join(str(info.get(n, {}).get("error") or n) for n in missing)
         raise errors.OpPrereqError(
-            f"Missing block device(s): {', '.join(missing)} on node {node.name} ({details})",
+            f"Missing block device(s): {', '.join(missing)} (on node {node.name})",
             errors.ECODE_STATE)
+    for n, why in unusable.items():
+        raise errors.OpPrereqError(f"Block device {n} on node {node.name} cannot be adopted:"
+                                   f" {why}", errors.ECODE_STATE)
     for n in names:
         same_as = info[n].get("same_as")
         if same_as:
