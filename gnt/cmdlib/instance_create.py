@@ -14,7 +14,7 @@ from gnt import constants as C
 from gnt import errors, hooks, hypervisor, netutils
 from gnt.cmdlib import disk_adopt, disk_layout
 from gnt.cmdlib import ipolicy as ipolicy_mod
-from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
+from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, LogicalUnit
 from gnt.cmdlib.common import (
     bdev_specs,
     check_node_free_memory,
@@ -27,6 +27,7 @@ from gnt.cmdlib.common import (
 )
 from gnt.cmdlib.os import check_os_allowed_for_install
 from gnt.extstorage import diskparams as ext_diskparams
+from gnt.iallocator.lu import allocator_for_create, place_new_instance
 from gnt.objects import NIC, Disk, Instance, fill
 from gnt.objects.base import new_uuid
 from gnt.objects.params import check_params, upgrade_beparams
@@ -167,9 +168,9 @@ class LUInstanceCreate(LogicalUnit):
         if op.ip_check and not op.name_check:
             raise errors.OpPrereqError("Cannot do IP address check without a name check",
                                        errors.ECODE_INVAL)
-        if op.iallocator or op.snode:
+        if op.snode:
             raise errors.OpPrereqError(
-                "Iallocators and secondary nodes are not supported yet; give -n NODE",
+                "Secondary nodes are not supported yet; give -n NODE or -I NAME",
                 errors.ECODE_INVAL)
         if not op.os_type and not op.no_install:
             raise errors.OpPrereqError("No OS given (-o) and --no-install not set",
@@ -204,6 +205,13 @@ class LUInstanceCreate(LogicalUnit):
         if self.cfg.instance_by_name(self.hostname) is not None:
             raise errors.OpPrereqError(f"Instance '{self.hostname}' is already in the "
                                        "cluster", errors.ECODE_EXISTS)
+        # -I, or the cluster default iallocator without -n (gnt.iallocator.lu)
+        self.iallocator = allocator_for_create(self.cfg, op)
+        if self.iallocator is not None:
+            self.add_locks[Level.INSTANCE] = [self.hostname]
+            self.needed_locks[Level.NODE] = ALL_SET  # the allocator may pick any node
+            self.needed_locks[Level.NODE_RES] = ALL_SET
+            return
         if op.pnode is None:
             if len(self.cfg.nodes) == 1:
                 op.pnode = next(iter(self.cfg.nodes.values())).name
@@ -217,6 +225,8 @@ class LUInstanceCreate(LogicalUnit):
 
     def check_prereq(self) -> None:
         op, cl = self.o, self.cfg.cluster
+        if self.iallocator is not None:  # sets self.pnode (and op.pnode)
+            self.pnode = place_new_instance(self)
         check_os_allowed_for_install(cl, op.os_type)  # blacklisted OSes (gnt-os modify)
         if self.cfg.instance_by_name(self.hostname) is not None:
             raise errors.OpPrereqError(f"Instance '{self.hostname}' is already in the "

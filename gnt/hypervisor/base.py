@@ -81,6 +81,9 @@ class InstanceSpec(BaseModel):
     runtime_memory: int | None = None
     #: the instance's tags (exported to NIC scripts as ``TAGS``)
     tags: list[str] = Field(default_factory=list)
+    #: QEMU device id -> PCI slot of devices other than disks/NICs (balloon...),
+    #: recorded by a hotplug so a migration target reproduces the running layout
+    pci_slots: dict[str, int] = Field(default_factory=dict)
 
     @property
     def memory(self) -> int:

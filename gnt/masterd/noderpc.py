@@ -319,3 +319,11 @@ class NodeRpc:
         """Balloon the running instance to ``memory`` MiB."""
         return self.call(node_uuid, "instance_balloon_memory", [hv, name, memory],
                          TMO_NORMAL)
+
+    # --- iallocator (iallocator framework) ---
+    def iallocator_runner(self, node_uuid: str, name: str, data: str,
+                          params: dict[str, Any], timeout: float) -> RpcResult:
+        """Run iallocator ``name`` on the request ``data`` (JSON text) on the node
+        (the master); the result is the program's output."""
+        return self.call(node_uuid, "iallocator_runner", [name, data, params, timeout],
+                         timeout + TMO_FAST)

@@ -19,7 +19,8 @@ tested directly.  The shape:
   cache it implies ``cache=none``, with a host-cache mode it is refused);
 * NICs as ``-netdev tap,fd=N`` + ``-device`` per ``nic_type``;
 * VNC (``-vnc`` on display ``network_port - 5900``) or ``-display none``;
-* ``kvm_extra`` (shell-split) last.
+* ``kvm_extra`` (shell-split) last;
+* ``addr=`` on the devices whose PCI slot a hotplug pinned (:func:`pin_pci_slots`).
 """
 
 from __future__ import annotations
@@ -194,8 +195,6 @@ def _disk_args(spec: InstanceSpec, hvp: dict[str, Any]) -> list[str]:
             dev += f",bus={_SCSI_BUS}.0"
         if boot_disk and disk.index == 0:
             dev += ",bootindex=1"
-        if disk.pci_slot is not None and device.endswith("-pci"):  # kept by a hotplug
-            dev += f",addr={disk.pci_slot:#x}"
         args += ["-device", dev]
     return args
 
@@ -255,8 +254,6 @@ def _nic_args(spec: InstanceSpec, hvp: dict[str, Any], ctx: LaunchContext) -> li
             dev += f",mq=on,vectors={2 * len(fds) + 2}"
         if boot_net and nic.index == 0:
             dev += ",bootindex=1"
-        if nic.pci_slot is not None:  # the slot a hotplug gave it (same layout on a target)
-            dev += f",addr={nic.pci_slot:#x}"
         args += ["-device", dev]
     return args
 
@@ -363,7 +360,28 @@ def build(spec: InstanceSpec, ctx: LaunchContext) -> list[str]:
                 "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"]
     if hvp.get(P.KVM_EXTRA):
         cmd += shlex.split(str(hvp[P.KVM_EXTRA]))
-    return cmd
+    return pin_pci_slots(cmd, spec)
+
+
+def pin_pci_slots(cmd: list[str], spec: InstanceSpec) -> list[str]:
+    """``cmd`` with ``addr=`` on every ``-device`` whose PCI slot the spec records
+    (``pci_slot`` of disks/NICs, ``pci_slots`` by device id): after a hotplug
+    the running QEMU's layout is pinned so a migration target reproduces it."""
+    slots = dict(spec.pci_slots)
+    slots.update({_devid("disk", d.index, d.uuid): d.pci_slot for d in spec.disks
+                  if d.pci_slot is not None})
+    slots.update({_devid("nic", n.index, n.uuid): n.pci_slot for n in spec.nics
+                  if n.pci_slot is not None})
+    if not slots:
+        return cmd
+    out = list(cmd)
+    for i in range(1, len(out)):
+        if out[i - 1] != "-device" or ",addr=" in out[i]:
+            continue
+        m = re.search(r"(?:^|,)id=([^,]+)", out[i])
+        if m and m.group(1) in slots:
+            out[i] += f",addr={slots[m.group(1)]:#x}"
+    return out
 
 
 def parse_cpu_mask(mask: str, vcpus: int) -> list[list[int]] | None:

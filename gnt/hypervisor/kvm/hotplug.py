@@ -20,7 +20,9 @@ Device ids follow the command line's scheme (``disk<index>-<uuid prefix>``,
 ``nic<index>-<uuid prefix>``) and devices are found again by their UUID
 prefix, so they survive index changes.  Hot-plugged devices get an explicit
 PCI slot at or above ``kvm_pci_reservations`` (slots below are QEMU's, as in
-Ganeti); the slot is recorded in the device's spec.
+Ganeti).  After every hotplug the slot of each device of the running QEMU is
+recorded in the spec (``pci_slot``, ``pci_slots``); the command line pins
+them (``addr=``), so a migration target gets exactly the source's layout.
 
 Every change is recorded in the instance's runtime file (``spec.disks``,
 ``spec.nics`` re-indexed in configuration order, ``taps``) under the
@@ -60,6 +62,7 @@ _DISK_DEVICE = "virtio-blk-pci"
 _PCI_NIC_TYPES = {t for t in P.NIC_TYPES if t != "ne2k_isa"}
 _NIC_MODELS = {P.NIC_PARAVIRTUAL: "virtio-net-pci"}
 _ID_RE = re.compile(r"[^A-Za-z0-9_-]")
+_DISK_NIC_ID = re.compile(r"^(disk|nic)\d+-")
 
 
 # --------------------------------------------------------------------- helpers
@@ -140,13 +143,40 @@ def _insert(items: Sequence[Any], item: Any) -> list[Any]:
     return _reindex(out)
 
 
-def _with_runtime(name: str, fn: Callable[[R.InstancePaths, R.KVMRuntime], Any]) -> Any:
+def _pin_layout(rt: R.KVMRuntime) -> None:
+    """Record the PCI slot of every device of the running QEMU in ``rt.spec``
+    (disks and NICs in their ``pci_slot``, the rest in ``pci_slots``), so a
+    migration target started from the spec gets the same layout (QEMU migrates
+    device state by PCI address).  Best effort: logs when QEMU cannot tell."""
+    try:
+        buses = qmp.execute(rt.qmp, "query-pci")
+    except errors.HypervisorError as err:
+        log.warning("Instance %s: cannot read its PCI layout: %s", rt.name, err)
+        return
+    slots = {str(dev["qdev_id"]): int(dev["slot"]) for bus in buses
+             if int(bus.get("bus", 0)) == 0 for dev in bus.get("devices", [])
+             if dev.get("qdev_id") and int(dev.get("function", 0)) == 0}
+
+    def slot_of(kind: str, uuid: str) -> int | None:
+        pat = re.compile(rf"^{kind}\d+-{re.escape(_uuid_tag(uuid))}$")
+        return next((s for q, s in slots.items() if pat.match(q)), None)
+    rt.spec.disks = [d.model_copy(update={"pci_slot": slot_of("disk", d.uuid)})
+                     for d in rt.spec.disks]
+    rt.spec.nics = [n.model_copy(update={"pci_slot": slot_of("nic", n.uuid)})
+                    for n in rt.spec.nics]
+    rt.spec.pci_slots = {q: s for q, s in slots.items() if not _DISK_NIC_ID.match(q)}
+
+
+def _with_runtime(name: str, fn: Callable[[R.InstancePaths, R.KVMRuntime], Any],
+                  pin: bool = True) -> Any:
     """Run ``fn(paths, runtime)`` under the instance lock; the runtime ``fn``
-    changed is saved when it returns."""
+    changed is saved when it returns (with the PCI layout pinned if ``pin``)."""
     ip = R.InstancePaths(name)
     with R.instance_lock(ip):
         ip, rt = _running(name)
         result = fn(ip, rt)
+        if pin:
+            _pin_layout(rt)
         R.save(ip, rt)
     return result
 
@@ -305,7 +335,7 @@ def resize_disk(name: str, disk_uuid: str, size: int) -> None:
         rt.spec.disks = [d.model_copy(update={"size": size}) if d.uuid == disk_uuid else d
                          for d in rt.spec.disks]
         log.info("Instance %s: disk %s resized to %d MiB", name, dev, size)
-    _with_runtime(name, work)
+    _with_runtime(name, work, pin=False)
 
 
 # -------------------------------------------------------------------- NICs

@@ -14,13 +14,19 @@ from gnt.storage.base import BlockDevSpec
 
 
 def assemble_disks(spec: InstanceSpec, bdevs: list[dict[str, Any]]) -> InstanceSpec:
-    """Assemble the instance's disks here and fill their local paths into ``spec``."""
+    """Assemble the instance's disks here and fill their local paths into ``spec``.
+
+    A disk's ``pci_slot`` in ``spec`` (a hot-plugged disk of a migrating
+    instance) is kept.
+    """
+    slots = {d.uuid: d.pci_slot for d in spec.disks}
     disks: list[DiskSpec] = []
     for idx, raw in enumerate(bdevs):
         b = BlockDevSpec.model_validate(raw)
         info = get_bdev(b.dev_type).assemble(b)
         disks.append(DiskSpec(uuid=b.uuid, name=b.name, index=idx, path=info.path,
-                              uri=info.uri, mode=b.mode, size=b.size, dev_type=b.dev_type))
+                              uri=info.uri, mode=b.mode, size=b.size, dev_type=b.dev_type,
+                              pci_slot=slots.get(b.uuid)))
     return spec.model_copy(update={"disks": disks})
 
 
