@@ -8,3 +8,12 @@ checks), ``alloc`` (allocation), programs ``hbal``/``hcheck``/``hinfo``/
 ``hspace``, ``main`` (multi-call dispatcher), ``generate`` (test clusters).
 See README.md in this directory.
 """
+
+import os as _os
+import sys as _sys
+
+# numpy's OpenBLAS starts one spinning thread per core when imported; the
+# tools' few small matrix products gain nothing from it, and the tools run
+# often (hail per allocation): one thread, unless the caller chose.
+if "numpy" not in _sys.modules:
+    _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

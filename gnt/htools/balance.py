@@ -3,12 +3,14 @@
 Each round picks the move (over all movable instances, all move kinds,
 all target nodes) that lowers the cluster score most, exactly like
 Ganeti.  For small clusters every round evaluates every candidate (the
-same greedy sequence as Ganeti, up to floating-point ties).  For large
-clusters a lazy variant keeps each instance's best candidate from the
-last evaluation and re-evaluates only the most promising instances each
-round; whenever that finds nothing, a full evaluation decides, so the
-run ends in a state where no single move improves the score, as
-Ganeti's does.
+same greedy sequence as Ganeti, up to floating-point ties, which are
+decided by exact scores).  For large clusters a lazy variant keeps each
+instance's best candidate and its gain when last evaluated, and each
+round re-evaluates instances in the order of those gains until the best
+fresh gain beats every remaining cached one; when that finds nothing it
+goes on through all instances, so the run ends in a state where no
+single move improves the score, as Ganeti's does (the sequence of moves
+may differ from Ganeti's).
 
 Public API::
 
@@ -32,7 +34,9 @@ from gnt.htools.types import Move, MoveKind, Placement
 #: Below this many (instance x target) pairs, every round is a full search.
 FULL_SEARCH_LIMIT = 50_000
 LAZY_BATCH = 24
-CHUNK_ELEMS = 600_000
+#: The first lazy chunk (chunks then double up to LAZY_BATCH).
+LAZY_FIRST = 12
+CHUNK_ELEMS = 200_000
 
 
 @dataclass
@@ -99,9 +103,14 @@ class Balancer:
         self.st = st
         self.nodes = np.asarray(nodes, dtype=np.int64)
         self.opts = opts
-        self.scorer = Scorer(st, self.nodes)
+        self.scorer = Scorer(st, self.nodes, alias_moves=True)
         self.insts = movable_instances(st, self.nodes, opts.moves)
         self.cache: dict[int, Candidate | None] = {}
+        #: instances whose move turned out not to apply, in the current step
+        self.skip: set[int] = set()
+        #: lazy-search rank per instance: the (negative) gain of its cached best
+        #: move when it was evaluated; -inf never evaluated, +inf no move
+        self.rank = np.full(len(st.cdata.instances), -np.inf)
 
     @property
     def targets(self) -> np.ndarray:
@@ -109,12 +118,14 @@ class Balancer:
 
     def _evaluate(self, insts: np.ndarray) -> list[Candidate | None]:
         targets = self.targets
-        per = max(1, CHUNK_ELEMS // max(1, len(targets)))
+        per = max(1, CHUNK_ELEMS // (1 + 4 * len(targets)))
         out: list[Candidate | None] = []
         for k in range(0, len(insts), per):
             out.extend(self.scorer.best_moves(insts[k:k + per], targets, self.opts.moves))
+        cur = self.scorer.score
         for i, c in zip(insts.tolist(), out):
             self.cache[i] = c
+            self.rank[i] = np.inf if c is None else c.score - cur
         return out
 
     def _accepts(self, cur: float, new: float) -> bool:
@@ -122,11 +133,16 @@ class Balancer:
         return new < cur and (cur > o.min_gain_limit or cur - new >= o.min_gain)
 
     def _full_best(self) -> Candidate | None:
+        if len(self.insts) * len(self.targets) <= self.opts.full_search_limit:
+            # every round is a full search: only the best and its ties matter
+            cands = self.scorer.best_moves(self.insts, self.targets, self.opts.moves,
+                                           near_only=True)
+            return self._pick(cands)
         return self._pick(self._evaluate(self.insts))
 
     def _pick(self, cands: list[Candidate | None]) -> Candidate | None:
         """The best candidate; near-ties are decided by exact (Ganeti-order) scores."""
-        valid = [c for c in cands if c is not None]
+        valid = [c for c in cands if c is not None and c.inst not in self.skip]
         if not valid:
             return None
         best = min(c.score for c in valid)
@@ -147,27 +163,50 @@ class Balancer:
             snap.restore(st)
         return winner
 
-    def _lazy_best(self) -> Candidate | None:
-        order = sorted(self.insts.tolist(), key=lambda i: (
-            self.cache[i].score if self.cache.get(i) is not None else
-            (-np.inf if i not in self.cache else np.inf)))
+    def _lazy_best(self, exhaustive: bool = False) -> Candidate | None:
+        """Lazy greedy: instances are re-evaluated in the order of the gain their
+        best move had when last evaluated (never evaluated first), until the
+        best fresh gain beats every remaining cached one.  ``exhaustive``
+        (after that found no improving move): go on, in growing chunks, until
+        an improving move is found or every instance has been evaluated."""
+        cur = self.scorer.score
+        ranks = self.rank[self.insts]
+        perm = np.argsort(ranks, kind="stable")
+        order = self.insts[perm].tolist()
+        ranks = ranks[perm]
         best: Candidate | None = None
         seen: list[Candidate | None] = []
         pos = 0
+        size = LAZY_FIRST
+        limit = max(LAZY_BATCH, CHUNK_ELEMS // (1 + 4 * len(self.targets))) \
+            if exhaustive else LAZY_BATCH
         while pos < len(order):
-            chunk = np.array(order[pos:pos + LAZY_BATCH], dtype=np.int64)
+            chunk = np.array(order[pos:pos + size], dtype=np.int64)
             pos += len(chunk)
+            size = min(2 * size, limit)
             seen.extend(self._evaluate(chunk))
             best = self._pick(seen)
-            nxt = self.cache.get(order[pos]) if pos < len(order) else None
-            if best is not None and (nxt is None or best.score <= nxt.score):
+            if pos >= len(order):
+                break
+            nxt = float(ranks[pos])
+            if best is not None and best.score - cur <= nxt and \
+                    (not exhaustive or best.score < cur):
+                break
+            if nxt >= 0 and not exhaustive:
                 break
         return best
+
+    def _fallback(self) -> Candidate | None:
+        """The search after the first one found nothing acceptable."""
+        if len(self.insts) * len(self.targets) <= self.opts.full_search_limit:
+            return self._full_best()
+        return self._lazy_best(exhaustive=True)
 
     def step(self) -> Placement | None:
         """Find and apply one move; None when no acceptable move exists."""
         cur = self.scorer.score
         eps = 1e-12 * max(1.0, abs(cur))
+        self.skip.clear()
         if self.opts.moves.evac_mode:
             self.insts = movable_instances(self.st, self.nodes, self.opts.moves)
         full = len(self.insts) * len(self.targets) <= self.opts.full_search_limit \
@@ -175,18 +214,30 @@ class Balancer:
         tried_full = full
         cand = self._full_best() if full else self._lazy_best()
         while True:
-            if cand is None or not (cand.score < cur - eps) or \
-                    not self._accepts(cur, cand.score):
+            # a candidate within rounding noise of the current score is
+            # decided by its exact score (Ganeti accepts a 1-ulp gain)
+            near = cand is not None and abs(cand.score - cur) <= eps
+            if cand is None or not (near or (cand.score < cur
+                                             and self._accepts(cur, cand.score))):
                 if tried_full:
                     return None
                 tried_full = True
-                cand = self._full_best()
+                cand = self._fallback()
                 continue
             placement = self._apply(cand, cur)
             if placement is not None:
                 return placement
-            self.cache[cand.inst] = None  # numerical noise: drop it and retry
-            cand = self._full_best() if tried_full else self._lazy_best()
+            if near:
+                if tried_full:
+                    return None
+                tried_full = True
+                cand = self._fallback()
+                continue
+            # numerical noise: drop the instance for this step and retry
+            self.skip.add(cand.inst)
+            self.cache[cand.inst] = None
+            self.rank[cand.inst] = np.inf
+            cand = self._fallback() if tried_full else self._lazy_best()
             tried_full = True
 
     def _apply(self, cand: Candidate, cur: float) -> Placement | None:
@@ -204,6 +255,7 @@ class Balancer:
             self.scorer.refresh(touched)
             return None
         self.cache.pop(i, None)
+        self.rank[i] = -np.inf
         np_, ns = new_nodes(cand.move.kind, np.array(p), np.array(s),
                             np.array(cand.move.target))
         return Placement(i, int(np_), int(ns), cand.move, self.scorer.score,

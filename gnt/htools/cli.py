@@ -17,6 +17,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gnt import errors
 from gnt.htools import text as textbackend
@@ -54,7 +55,7 @@ class ToolOptions:
     group: str | None = None
     save: str | None = None
     machine_readable: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _split_optional(argv: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -199,9 +200,14 @@ def load_cluster_data(opts: ToolOptions) -> ClusterData:
     if opts.simulate:
         from gnt.htools.simu import parse_simulation
         return parse_simulation(opts.simulate)
-    if opts.master or opts.luxi or opts.ialloc_src:
-        raise OptionError("this data backend (-m/-L/-I) is not available yet in gnt "
-                          "htools; use -t FILE or --simulate")
+    if opts.ialloc_src:
+        from gnt.htools.iallocator import DEFAULT_STATIC_KVM_MEM, load_request
+        static = opts.extra.get("static_kvm_node_memory")
+        return load_request(opts.ialloc_src,
+                            DEFAULT_STATIC_KVM_MEM if static is None else int(static)).cdata
+    if opts.master or opts.luxi:
+        raise OptionError("this data backend (-m/-L) is not available yet in gnt "
+                          "htools; use -t FILE, -I FILE or --simulate")
     raise OptionError("No data source given: use -t FILE, -m CLUSTER, -L or --simulate")
 
 

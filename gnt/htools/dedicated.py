@@ -33,7 +33,7 @@ from gnt.htools.iallocate import (
     has_required_networks,
 )
 from gnt.htools.model import Instance
-from gnt.htools.state import ClusterState, add_instance, instance_attrs
+from gnt.htools.state import ClusterState, add_instance, excl_vector, instance_attrs
 from gnt.htools.types import AllocPolicy, DiskTemplate, InstanceStatus, IPolicy
 
 Metric = tuple[tuple[int, ...], int]
@@ -112,6 +112,14 @@ def alloc_vector(row: dict, tests: list[Instance]) -> tuple[int, ...]:
     return tuple(fit_count(row, t) for t in tests)
 
 
+def _conf(st: ClusterState, inst: Instance, nodes: np.ndarray) -> np.ndarray:
+    """Per node: how many of the instance's exclusion tags it already has."""
+    excl = excl_vector(st, inst.excl_tags)
+    if not excl.any():
+        return np.zeros(len(nodes), dtype=np.int64)
+    return (st.ptags[nodes][:, excl] >= 1).sum(axis=1)
+
+
 def _scalar_row(rows: dict, k: int | tuple) -> dict:
     return {key: np.asarray(v)[k] for key, v in rows.items()}
 
@@ -127,7 +135,7 @@ def _better(a: Metric | None, b: Metric) -> bool:
 
 
 def find_allocation(st: ClusterState, inst: Instance, gdx: int, count: int,
-                    opts: AllocOptions, base: ClusterState | None = None) -> DedSolution:
+                    opts: AllocOptions) -> DedSolution:
     """Dedicated allocation inside group ``gdx`` (raises AllocError)."""
     grp = st.cdata.groups[gdx]
     if not has_required_networks(st, gdx, inst):
@@ -144,8 +152,8 @@ def find_allocation(st: ClusterState, inst: Instance, gdx: int, count: int,
         nodes = np.asarray(cands, dtype=np.int64)
         rows = st.rows(nodes)
         pol = _policy_codes(st, inst, nodes)
-        zero = np.zeros(len(nodes), dtype=np.int64)
-        new, codes = nodeops.add_pri(rows, attrs, not force, zero, zero)
+        new, codes = nodeops.add_pri(rows, attrs, not force, _conf(st, inst, nodes),
+                                     np.zeros(len(nodes), dtype=np.int64))
         codes = np.where(pol > 0, pol, np.broadcast_to(codes, (len(nodes),)))
         sol.failures = _code_modes(codes)
         for k in np.flatnonzero(codes == 0).tolist():
@@ -164,22 +172,23 @@ def find_allocation(st: ClusterState, inst: Instance, gdx: int, count: int,
         for p, ss in cands:  # type: ignore[misc]
             tests = test_instances(_policy(st, p))
             prow = st.rows(np.array([p]))
-            pol = int(_policy_codes(st, inst, np.array([p]))[0])
-            zero = np.zeros(1, dtype=np.int64)
-            new_p, fp = nodeops.add_pri(prow, attrs, not force, zero, zero)
-            fp = int(np.asarray(fp).ravel()[0])
+            pcode = int(_policy_codes(st, inst, np.array([p]))[0])
+            new_p, fp_codes = nodeops.add_pri(prow, attrs, not force,
+                                              _conf(st, inst, np.array([p])),
+                                              np.zeros(1, dtype=np.int64))
+            fp = int(np.asarray(fp_codes).ravel()[0])
             before_p = alloc_vector(_scalar_row(prow, 0), tests)
             after_p = alloc_vector(_scalar_row(new_p, 0), tests)
             lost_p = [b - a for b, a in zip(before_p, after_p)]
             dsk_p = int(np.asarray(new_p["f_dsk"]).ravel()[0])
             for s in ss:
-                if pol or fp:
-                    codes_all.append(pol or fp)
+                if pcode or fp:
+                    codes_all.append(pcode or fp)
                     continue
                 srow = st.rows(np.array([s]))
-                new_s, fs = nodeops.add_sec(srow, attrs, True,
-                                            np.array([st.peers[s, p]]))
-                fs = int(np.asarray(fs).ravel()[0])
+                new_s, fs_codes = nodeops.add_sec(srow, attrs, True,
+                                                  np.array([st.peers[s, p]]))
+                fs = int(np.asarray(fs_codes).ravel()[0])
                 if fs:
                     codes_all.append(fs)
                     continue
@@ -195,7 +204,7 @@ def find_allocation(st: ClusterState, inst: Instance, gdx: int, count: int,
     if sol.nodes is not None:
         p = sol.nodes[0]
         s = sol.nodes[1] if len(sol.nodes) > 1 else -1
-        sol.state = add_instance(base if base is not None else st, inst, p, s)
+        sol.state = add_instance(st, inst, p, s)
     sol.log = [_group_prefix(st, gdx) + describe(st, sol)]
     return sol
 
@@ -221,18 +230,13 @@ def describe(st: ClusterState, sol: DedSolution) -> str:
 
 
 def allocate(st: ClusterState, inst: Instance, count: int, group_name: str | None,
-             opts: AllocOptions, group_base: ClusterState | None = None) -> DedSolution:
-    """A dedicated ``allocate``: solution with its log (raises AllocError).
-
-    ``group_base``: for a named group, the state whose nodes are searched
-    (Ganeti's multi-allocation searches the original nodes there).
-    """
+             opts: AllocOptions) -> DedSolution:
+    """A dedicated ``allocate``: solution with its log (raises AllocError)."""
     if group_name is not None:
         hits = [g.idx for g in st.cdata.groups if group_name in (g.name, g.uuid)]
         if len(hits) != 1:
             raise AllocError(f"Wrong number of elems found with name {group_name}")
-        src = group_base if group_base is not None else st
-        return find_allocation(src, inst, hits[0], count, opts, base=src)
+        return find_allocation(st, inst, hits[0], count, opts)
     results: list[tuple[int, DedSolution | None]] = []
     msgs: list[str] = []
     for g in sorted({int(x) for x in st.group}):

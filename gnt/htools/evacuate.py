@@ -160,13 +160,13 @@ def _change_all(st: ClusterState, inst: int, gdx: int, avail: list[int],
             if isinstance(accu, str):
                 accu = "Allocation failed: " + step2
             continue
-        targets, codes, scores = _scan(step2, inst, MoveKind.REPLACE_SECONDARY, seconds,
-                                       gdx, mopts)
+        targets, tcodes, scores = _scan(step2, inst, MoveKind.REPLACE_SECONDARY, seconds,
+                                        gdx, mopts)
         for k, ts in enumerate(targets):
-            if codes[k]:
+            if tcodes[k]:
                 if isinstance(accu, str):
                     accu = ("Allocation failed: Changing secondary to final secondary: "
-                            + fail_name(codes[k]))
+                            + fail_name(int(tcodes[k])))
                 continue
             sc = float(scores[k])
             if isinstance(accu, str) or not accu[0] < sc:
@@ -321,5 +321,5 @@ def relocate(st: ClusterState, inst: int, required_nodes: int, relocate_from: li
     return new, [np_]
 
 
-__all__ = ["EvacError", "EvacResult", "change_group", "evac_instance", "node_evacuate",
-           "relocate", "new_nodes"]
+__all__ = ["EvacError", "EvacResult", "change_group", "evac_instance", "new_nodes",
+           "node_evacuate", "relocate"]

@@ -68,7 +68,7 @@ class LuxiExecutor:
         status: dict[int, str] = {}
         while True:
             rows = self.client.query_jobs(job_ids, ["id", "status"])
-            status = {int(r[0]): str(r[1]) for r in rows}
+            status = {int(r[0]): str(r[1]) for r in rows if r is not None}
             if all(s in FINAL_STATES for s in status.values()):
                 return status
             time.sleep(0.5)

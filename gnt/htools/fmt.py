@@ -67,17 +67,14 @@ def hs_fixed(x: float, prec: int | None = None) -> str:
         return sign + body
     if e <= 0:
         ei, is_ = _round_to(prec, [0] * (-e) + ds)
-        if ei:
-            ip, fp = "1", is_[1:]
-        else:
-            ip, fp = "0", is_
-        body = ip + ("." + "".join(map(str, fp)) if prec > 0 else "")
+        digits = is_[1:] if ei else is_
+        body = ("1" if ei else "0") + ("." + "".join(map(str, digits)) if prec > 0 else "")
     else:
         ei, is_ = _round_to(prec + e, ds)
         cut = e + ei
-        ip = "".join(map(str, is_[:cut])) or "0"
-        fp = "".join(map(str, is_[cut:]))
-        body = ip + ("." + fp if fp else "")
+        int_part = "".join(map(str, is_[:cut])) or "0"
+        frac = "".join(map(str, is_[cut:]))
+        body = int_part + ("." + frac if frac else "")
     if sign and set(body) <= {"0", "."}:
         sign = "-"  # Haskell keeps the sign of tiny negative values
     return sign + body

@@ -145,10 +145,10 @@ def _recreate(st: ClusterState, inst: int, escape: np.ndarray, nodes: np.ndarray
     vals = [np.broadcast_to(v, (len(escape),)) for v in metrics.values_from_rows(new)]
     scores = metrics.scores_replaced(st, nodes, [(escape, vals)],
                                      metrics.map_add_delta(st, nodes, excl, escape))
-    k = _best(scores, ok)
-    if k is None:
+    best = _best(scores, ok)
+    if best is None:
         return False
-    place_copy(st, inst, int(escape[k]))
+    place_copy(st, inst, int(escape[best]))
     return True
 
 

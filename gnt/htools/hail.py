@@ -73,13 +73,17 @@ def _process(st: ClusterState, req: ia.Request, opts: AllocOptions) -> Answer:
     if isinstance(req, ia.MultiAllocateRequest):
         done: list[list[Any]] = []
         failed: list[list[str]] = []
-        ded = dedicated.is_dedicated(st, None)
+        group = req.requests[0].group_name if req.requests else None
+        ded = bool(req.requests) and dedicated.is_dedicated(st, group)
         original = st
         for sub in req.requests:
             prepare_new_instance(st, sub.inst)
             if ded:
-                sol = dedicated.allocate(st, sub.inst, sub.required_nodes, sub.group_name,
-                                         opts, group_base=original)
+                # in a named group Ganeti searches the nodes as they were before
+                # this request, and keeps only the last allocation on them
+                src = original if sub.group_name is not None else st
+                sol = dedicated.allocate(src, sub.inst, sub.required_nodes, sub.group_name,
+                                         opts)
             else:
                 sol = allocate(st, sub.inst, sub.required_nodes, sub.group_name, opts)
             if sol.nodes is None:
@@ -144,10 +148,20 @@ def _print_nodes(st: ClusterState, title: str, fields: list[str] | None) -> None
                      + print_nodes(st, np.arange(st.n_nodes), fields) + "\n")
 
 
-def _save(path: str, st: ClusterState) -> None:
+def _save(path: str, st: ClusterState, when: str, new_first: bool = False) -> None:
+    """Save the state in the text format; ``new_first``: the last instance (a newly
+    allocated one) is written first, where Ganeti's hail files it."""
+    from dataclasses import replace
+
     from gnt.htools.text import save_file, serialize_cluster
     st.sync_to_model()
-    save_file(path, serialize_cluster(st.cdata, st.f_dsk.tolist(), st.f_sp.tolist()))
+    cdata = st.cdata
+    if new_first and cdata.instances:
+        cdata = replace(cdata, instances=cdata.instances[-1:] + cdata.instances[:-1])
+    save_file(path, serialize_cluster(cdata, st.f_dsk.tolist(), st.f_sp.tolist()))
+    sys.stdout.flush()
+    sys.stderr.write(f"The cluster state {when} iallocator run has been written to file "
+                     f"'{path}'\n")
 
 
 def _resolve(parsed: ia.ParsedRequest, cdata: Any) -> ia.Request:
@@ -222,7 +236,7 @@ def run(argv: list[str]) -> int:
         compute_aliases(cdata)
         _print_nodes(st, "Initial cluster", fields)
     if ns.save:
-        _save(ns.save + ".pre-ialloc", st)
+        _save(ns.save + ".pre-ialloc", st, "before")
     restrict = [n for n in ns.restrict.split(",") if n] if ns.restrict else None
     opts = AllocOptions(ignore_soft_errors=ns.ignore_soft_errors,
                         capacity=not ns.no_capacity_checks, restrict_nodes=restrict)
@@ -232,7 +246,8 @@ def run(argv: list[str]) -> int:
     if "print_nodes" in optional:
         _print_nodes(final, "Final cluster", fields)
     if ns.save:
-        _save(ns.save + ".post-ialloc", final)
+        _save(ns.save + ".post-ialloc", final, "after",
+              new_first=isinstance(request, ia.AllocateRequest) and ans.state is not None)
     return 0
 
 

@@ -72,8 +72,8 @@ def select_group(loaded: cli.LoadedCluster, group: str | None) -> tuple[str, np.
     if grp is None:
         sys.stdout.flush()
         sys.stderr.write(f"Node group {group} not found. Node group list is:\n")
-        for g in cd.groups:
-            sys.stderr.write(f"  {g.name}\n")
+        for grp_obj in cd.groups:
+            sys.stderr.write(f"  {grp_obj.name}\n")
         raise HtoolsError("Aborting.")
     return grp.name, st.group_nodes(grp.idx)
 
@@ -97,7 +97,7 @@ def _solution_line(loaded: cli.LoadedCluster, plc: Placement, pos: int, nmlen: i
                    imlen: int) -> tuple[str, list[str]]:
     cd, st = loaded.cdata, loaded.state
     inst = cd.instances[plc.inst]
-    op, os_ = plc.extra["old_pri"], plc.extra["old_sec"]
+    op, os_ = int(plc.extra["old_pri"]), int(plc.extra["old_sec"])  # type: ignore[call-overload]
     npri = cd.nodes[plc.new_pri].alias
     nsec = cd.nodes[plc.new_sec].alias if plc.new_sec >= 0 else ""
     ostr = cd.nodes[op].alias + (f":{cd.nodes[os_].alias}" if os_ >= 0 else "")
@@ -129,8 +129,9 @@ def run(argv: list[str]) -> int:
         print(f"Note: Stripping common suffix of '{suffix}' from names")
     if opts.save:
         _save(opts.save + ".original", loaded)
-        print(f"The cluster state before balancing has been written to file "
-              f"'{opts.save}.original'")
+        sys.stdout.flush()
+        sys.stderr.write(f"The cluster state before balancing has been written to file "
+                         f"'{opts.save}.original'\n")
     gname, nodes = select_group(loaded, opts.group)
     insts = st.group_instances(nodes)
     print(f"Group size {len(nodes)} nodes, {len(insts)} instances")
@@ -218,8 +219,9 @@ def run(argv: list[str]) -> int:
     st.sync_to_model()
     if opts.save:
         _save(opts.save + ".balanced", loaded)
-        print(f"The cluster state after balancing has been written to file "
-              f"'{opts.save}.balanced'")
+        sys.stdout.flush()
+        sys.stderr.write(f"The cluster state after balancing has been written to file "
+                         f"'{opts.save}.balanced'\n")
     _maybe_print(bool(x.get("print_instances")), "Final instance map",
                  lambda: output.print_instances(st, insts))
     _maybe_print(opts.print_nodes is not None, "Final cluster status",

@@ -153,8 +153,8 @@ def run(argv: list[str]) -> int:
     out.append(("TSPEC", " ".join(f"{s.mem},{s.dsk},{s.cpu},{s.spn}={c}"
                                   for s, c in tsorted)))
     human += ["Tiered (initial size) instance spec is:",
-              f"  MEM {tspec.mem}, DSK {tspec.dsk}, CPU {tspec.cpu}, using disk template "
-              f"'{template.value}'.", "Tiered allocation results:"]
+              (f"  MEM {tspec.mem}, DSK {tspec.dsk}, CPU {tspec.cpu}, using disk template "
+               f"'{template.value}'."), "Tiered allocation results:"]
     human += [f"  - {c:3d} instances of spec MEM {s.mem}, DSK {s.dsk}, CPU {s.cpu}"
               for s, c in tsorted] or ["  - no instances allocated"]
     human += human_tail(tres, twork)
@@ -168,8 +168,8 @@ def run(argv: list[str]) -> int:
     order = sorted(_MODES, key=lambda m: -sres.failures.get(m, 0))
     out += [(f"ALLOC_{m.value.upper()}_CNT", str(sres.failures.get(m, 0))) for m in order]
     human += ["Standard (fixed-size) instance spec is:",
-              f"  MEM {std.mem}, DSK {std.dsk}, CPU {std.cpu}, using disk template "
-              f"'{template.value}'.", "Normal (fixed-size) allocation results:",
+              (f"  MEM {std.mem}, DSK {std.dsk}, CPU {std.cpu}, using disk template "
+               f"'{template.value}'."), "Normal (fixed-size) allocation results:",
               f"  - {len(sres.allocated):3d} instances allocated"]
     human += human_tail(sres, swork)
     if mr:

@@ -121,14 +121,32 @@ class _Capacity:
         self.st, self.inst, self.nodes = st, inst, score_nodes
         self.enabled = enabled
         self.existing = existing
+        # Ganeti gives the new instance the index "number of instances on these
+        # nodes"; inside one group that may be the index of one of the group's
+        # instances, whose record the new one then replaces for the check
+        self.collide: int | None = None
+        if enabled and len(score_nodes) < st.n_nodes:
+            on = np.zeros(st.n_nodes, dtype=bool)
+            on[score_nodes] = True
+            k = int(on[st.i_pnode].sum())
+            if k < st.n_insts and on[st.i_pnode[k]]:
+                self.collide = k
+        if enabled and self.collide is None:
+            self.hopeless = not bool(drbd_failover_ok(st, score_nodes).all())
         # adding an instance only uses resources: a node that cannot fail its
-        # DRBD instances over now never will, so every candidate fails
-        self.hopeless = enabled and not bool(drbd_failover_ok(st, score_nodes).all())
+        # DRBD instances over now never will, so every candidate fails (unless
+        # the index collision below hides an instance from the check)
+        self.hopeless = False
 
     def check(self, pnode: int, snode: int) -> ClusterState | None:
         """The state after the allocation if it passes the check, else None."""
         if self.hopeless:
             return None
+        if self.collide is not None and not self.existing:
+            check = add_instance(self.st, self.inst, pnode, snode, replace_at=self.collide)
+            if not redundant(check, self.nodes):
+                return None
+            return add_instance(self.st, self.inst, pnode, snode)
         new = add_instance(self.st, self.inst, pnode, snode, record=not self.existing)
         if self.enabled and not redundant(new, self.nodes):
             return None

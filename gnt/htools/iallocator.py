@@ -244,7 +244,8 @@ def _base_instance(name: str, data: Any) -> Instance:
     if state not in ADMIN_STATES:
         raise DataError(f"{what}: invalid admin_state '{state}' (up, down or offline)")
     spn = [s for _, s in disks]
-    total_sp = None if not disks or any(s is None for s in spn) else sum(
+    # Ganeti sums the disks' spindles: unknown if any is, 0 without disks
+    total_sp = None if any(s is None for s in spn) else sum(
         s for s in spn if s is not None)
     return Instance(name=name, mem=o.get("memory", int), dsk=disk, vcpus=o.get("vcpus", int),
                     status=ADMIN_STATES[state], auto_balance=True, pnode=NO_SECONDARY,

@@ -62,9 +62,14 @@ SUM_IDX = [k for k, c in enumerate(COMPONENTS) if c[2] == SUM and c[3]]
 OFF_IDX = [k for k, c in enumerate(COMPONENTS) if not c[3]]
 
 
+# Divisions by zero and NaNs are expected here (empty nodes, no online node) and
+# follow IEEE like Ganeti's Doubles; numpy's warnings about them are off in
+# htools processes (``errstate`` contexts in the hot loops cost too much).
+np.seterr(divide="ignore", invalid="ignore")
+
+
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.true_divide(a, b)
+    return np.true_divide(a, b)
 
 
 def _unalloc(r):

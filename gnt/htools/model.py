@@ -98,9 +98,9 @@ class Instance:
     movable: bool = True
     excl_tags: list[str] = field(default_factory=list)
     dsrd_loc_tags: frozenset[str] = frozenset()
-    #: Individual disks as (size MiB, spindles or None); empty means one disk
+    #: Individual disks as (size MiB, spindles or None); None means one disk
     #: of ``dsk`` MiB (the text backend has no per-disk data).
-    disks: list[tuple[int, int | None]] = field(default_factory=list)
+    disks: list[tuple[int, int | None]] | None = None
     #: Network (UUID or name) of each NIC, None for NICs without one.
     nic_networks: list[str | None] = field(default_factory=list)
 
@@ -142,7 +142,7 @@ class Instance:
 
     def disk_list(self) -> list[tuple[int, int | None]]:
         """The disks as (size, spindles); one disk of ``dsk`` MiB if unknown."""
-        return list(self.disks) if self.disks else [(self.dsk, self.spindles)]
+        return [(self.dsk, self.spindles)] if self.disks is None else list(self.disks)
 
     def all_nodes(self) -> list[int]:
         if self.template == DiskTemplate.DRBD:

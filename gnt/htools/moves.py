@@ -15,7 +15,9 @@ rows, and :func:`apply_move` commits one of them to the state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -94,9 +96,12 @@ class Batch:
             "uses_sec_mem": col(st.i_uses_sec_mem), "local": col(st.i_local),
             "online": col(st.i_online), "has_sec": col(st.i_has_sec),
             "util": tuple(st.i_util[idx, k][:, None] for k in range(4)),
+            "forth": col(st.i_forth),
         }
         self.excl = st.i_excl[idx]
-        self.sec_mem = np.where(self.attrs["uses_sec_mem"], self.attrs["mem"], 0)
+        # forthcoming instances reserve no memory on their secondaries
+        self.sec_mem = np.where(self.attrs["uses_sec_mem"] & ~self.attrs["forth"],
+                                self.attrs["mem"], 0)
 
 
 def _rows(st: ClusterState, nodes: np.ndarray, shape: tuple[int, int]) -> dict:
@@ -140,7 +145,8 @@ def loc_excl_delta(st: ClusterState, b: Batch, new_p: np.ndarray, online: np.nda
     out = np.zeros(shape, dtype=np.int64)
     if not st.lx.size:
         return out
-    rows = np.flatnonzero(b.excl.any(axis=1))
+    # forthcoming instances do not count in the statistic
+    rows = np.flatnonzero(b.excl.any(axis=1) & ~b.attrs["forth"][:, 0])
     if not len(rows):
         return out
     counts = st.lx[np.flatnonzero(online)].sum(axis=0)           # (L, E)
@@ -162,14 +168,16 @@ def loc_excl_delta(st: ClusterState, b: Batch, new_p: np.ndarray, online: np.nda
 
 
 def transition(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
-               opts: MoveOptions, online: np.ndarray):
+               opts: MoveOptions, online: np.ndarray, memo: dict | None = None):
     """New rows for roles P, S, T; returns (roles, failed, loc_excl_delta).
 
     ``roles`` maps role name to (node index array, new row, old row); arrays are
     shaped (B, 1) or (B, T).  ``online`` is the mask of online nodes in
-    the group (for the location-exclusion statistic).
+    the group (for the location-exclusion statistic).  ``memo``: a dict shared
+    by the calls for several kinds of the same batch and targets (unchanged
+    state), to compute their common parts once.
     """
-    roles, codes, lxd = transition_codes(st, b, kind, targets, opts, online)
+    roles, codes, lxd = transition_codes(st, b, kind, targets, opts, online, memo)
     return roles, codes > 0, lxd
 
 
@@ -182,8 +190,16 @@ def _first(*codes: np.ndarray) -> np.ndarray:
     return out
 
 
+def _memo(memo: dict | None, key: str, fn: Callable[[], Any]) -> Any:
+    if memo is None:
+        return fn()
+    if key not in memo:
+        memo[key] = fn()
+    return memo[key]
+
+
 def transition_codes(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
-                     opts: MoveOptions, online: np.ndarray):
+                     opts: MoveOptions, online: np.ndarray, memo: dict | None = None):
     """Like :func:`transition`, with failure codes (index into ``nodeops.FAIL_MODES``
     plus one, 0 when the move is possible) in the order Ganeti checks them."""
     nb = len(b.idx)
@@ -196,11 +212,16 @@ def transition_codes(st: ClusterState, b: Batch, kind: MoveKind, targets: np.nda
     off_s = st.offline[np.where(b.s >= 0, b.s, 0)][:, None]
     strict_p = ~(off_p | force)
     strict_s = ~(off_s | force)
-    rp = _rows(st, p, (nb, 1))
-    loc_old = (st.i_loc[b.idx][:, None] + _dsrd(st, b.idx, p))
-    rem_conf_p = _conf(st, b.excl, p, 2)
+    rp = _memo(memo, "rp", lambda: _rows(st, p, (nb, 1)))
+    dsrd_p = _memo(memo, "dsrd_p", lambda: _dsrd(st, b.idx, p))
+    loc_old = _memo(memo, "loc_old", lambda: st.i_loc[b.idx][:, None] + dsrd_p)
+    rem_conf_p = _memo(memo, "conf_p", lambda: _conf(st, b.excl, p, 2))
+    # (no node op mutates its input rows, so the shared ones stay valid)
+    int_p = _memo(memo, "int_p", lambda: nodeops.remove_pri(rp, a, rem_conf_p, loc_old))
+    conf_t = lambda: _memo(memo, "conf_t", lambda: _conf(st, b.excl, tt, 1))
+    dsrd_t = lambda: _memo(memo, "dsrd_t", lambda: _dsrd(st, b.idx, tt))
     fail = np.zeros((nb, nt), dtype=np.int8)
-    roles: dict[str, tuple[np.ndarray, dict]] = {}
+    roles: dict[str, tuple[Any, dict, dict]] = {}
     mig = st.mig_ok
 
     mig_code = np.int8(nodeops.FAIL_MODES.index(FailMode.MIG) + 1)
@@ -215,58 +236,56 @@ def transition_codes(st: ClusterState, b: Batch, kind: MoveKind, targets: np.nda
     if kind != MoveKind.REPLACE_SECONDARY:
         lxd = loc_excl_delta(st, b, new_p, online, (nb, nt))
     if kind == MoveKind.FAILOVER_TO_ANY:
-        int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
-        rt = _rows(st, tt, (1, nt))
-        loc_new = st.i_loc[b.idx][:, None] + _dsrd(st, b.idx, tt)
-        new_t, f_t = nodeops.add_pri(rt, a, strict_p, _conf(st, b.excl, tt, 1), loc_new)
+        rt = _memo(memo, "rt", lambda: _rows(st, tt, (1, nt)))
+        loc_new = st.i_loc[b.idx][:, None] + dsrd_t()
+        new_t, f_t = nodeops.add_pri(rt, a, strict_p, conf_t(), loc_new)
         roles = {"P": (p, int_p, rp), "T": (tt, new_t, rt)}
         return roles, _first(fail, migr(p, tt), f_t), lxd
     # internally mirrored (DRBD)
-    rs = _rows(st, s, (nb, 1))
-    peer_ps = st.peers[np.where(b.s >= 0, b.s, 0), b.p][:, None]
-    rmem_s = st.peer_max_excluding(np.where(b.s >= 0, b.s, 0), b.p,
-                                   (peer_ps - b.sec_mem)[:, 0])[:, None]
-    int_s = nodeops.remove_sec(rs, a, rmem_s)
+    rs = _memo(memo, "rs", lambda: _rows(st, s, (nb, 1)))
+
+    def _int_s() -> nodeops.Row:
+        peer_ps = st.peers[np.where(b.s >= 0, b.s, 0), b.p][:, None]
+        rmem_s = st.peer_max_excluding(np.where(b.s >= 0, b.s, 0), b.p,
+                                       (peer_ps - b.sec_mem)[:, 0])[:, None]
+        return nodeops.remove_sec(rs, a, rmem_s)
+    int_s = _memo(memo, "int_s", _int_s)
+    conf_s = _memo(memo, "conf_s", lambda: _conf(st, b.excl, s, 1))
+    dsrd_s = _memo(memo, "dsrd_s", lambda: _dsrd(st, b.idx, s))
     if kind == MoveKind.FAILOVER:
-        int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
-        loc_new = st.i_loc[b.idx][:, None] + _dsrd(st, b.idx, s)
-        new_pp, f1 = nodeops.add_pri(int_s, a, strict_p, _conf(st, b.excl, s, 1), loc_new)
+        loc_new = st.i_loc[b.idx][:, None] + dsrd_s
+        new_pp, f1 = nodeops.add_pri(int_s, a, strict_p, conf_s, loc_new)
         new_ss, f2 = nodeops.add_sec(int_p, a, strict_p,
                                      st.peers[b.p, np.where(b.s >= 0, b.s, 0)][:, None],
                                      ignore_disks=off_p)
         roles = {"P": (p, new_ss, rp), "S": (s, new_pp, rs)}
         return roles, _first(fail, migr(p, s), f1, f2), lxd
-    rt = _rows(st, tt, (1, nt))
+    rt = _memo(memo, "rt", lambda: _rows(st, tt, (1, nt)))
     if kind == MoveKind.REPLACE_SECONDARY:
-        loc_new = _loc_common(st, p, tt) + _dsrd(st, b.idx, p)
-        int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
+        loc_new = _loc_common(st, p, tt) + dsrd_p
         new_pp, f1 = nodeops.add_pri(int_p, a, False, rem_conf_p, loc_new)
         peer = st.peers[tt, p]                                     # (B, T)
         new_t, f2 = nodeops.add_sec(rt, a, strict_s, peer)
         roles = {"P": (p, new_pp, rp), "S": (s, int_s, rs), "T": (tt, new_t, rt)}
         return roles, _first(fail, f2, f1), lxd
     if kind == MoveKind.REPLACE_AND_FAILOVER:
-        int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
-        loc_new = _loc_common(st, tt, p) + _dsrd(st, b.idx, tt)
-        new_t, f1 = nodeops.add_pri(rt, a, not force, _conf(st, b.excl, tt, 1), loc_new)
+        loc_new = _loc_common(st, tt, p) + dsrd_t()
+        new_t, f1 = nodeops.add_pri(rt, a, not force, conf_t(), loc_new)
         new_pp, f2 = nodeops.add_sec(int_p, a, strict_s, st.peers[p, tt])
         roles = {"P": (p, new_pp, rp), "S": (s, int_s, rs), "T": (tt, new_t, rt)}
         return roles, _first(fail, migr(p, tt), f1, f2), lxd
     if kind == MoveKind.REPLACE_PRIMARY:
-        int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
-        conf_s = _conf(st, b.excl, s, 1)
-        loc_tmp = st.i_loc[b.idx][:, None] + _dsrd(st, b.idx, s)
+        loc_tmp = st.i_loc[b.idx][:, None] + dsrd_s
         tmp_s, f1 = nodeops.add_pri(int_s, a, strict_p, conf_s, loc_tmp)
         tmp_s2 = nodeops.remove_pri(tmp_s, a, conf_s, loc_tmp)
-        loc_new = _loc_common(st, tt, s) + _dsrd(st, b.idx, tt)
-        new_t, f2 = nodeops.add_pri(rt, a, strict_p, _conf(st, b.excl, tt, 1), loc_new)
+        loc_new = _loc_common(st, tt, s) + dsrd_t()
+        new_t, f2 = nodeops.add_pri(rt, a, strict_p, conf_t(), loc_new)
         new_ss, f3 = nodeops.add_sec(tmp_s2, a, strict_p, st.peers[s, tt])
         roles = {"P": (p, int_p, rp), "S": (s, new_ss, rs), "T": (tt, new_t, rt)}
         return roles, _first(fail, migr(p, s), migr(s, tt), f1, f2, f3), lxd
     # FAILOVER_AND_REPLACE
-    int_p = nodeops.remove_pri(rp, a, rem_conf_p, loc_old)
-    loc_new = _loc_common(st, s, tt) + _dsrd(st, b.idx, s)
-    new_pp, f1 = nodeops.add_pri(int_s, a, strict_p, _conf(st, b.excl, s, 1), loc_new)
+    loc_new = _loc_common(st, s, tt) + dsrd_s
+    new_pp, f1 = nodeops.add_pri(int_s, a, strict_p, conf_s, loc_new)
     new_t, f2 = nodeops.add_sec(rt, a, strict_p, st.peers[tt, s])
     roles = {"P": (p, int_p, rp), "S": (s, new_pp, rs), "T": (tt, new_t, rt)}
     return roles, _first(fail, migr(p, s), f1, f2), lxd
@@ -286,8 +305,8 @@ def apply_move(st: ClusterState, inst: int, move: Move, opts: MoveOptions,
         node = int(np.asarray(nodes).ravel()[0])
         st.write_row(node, {k: np.asarray(v).ravel()[0] for k, v in row.items()})
     m = int(b.sec_mem[0, 0])
-    np_, ns = new_nodes(move.kind, np.array(p), np.array(s), np.array(t))
-    np_, ns = int(np_), int(ns)
+    new_p, new_s = new_nodes(move.kind, np.array(p), np.array(s), np.array(t))
+    np_, ns = int(new_p), int(new_s)
     if move.kind != MoveKind.FAILOVER_TO_ANY:
         st.peers[s, p] -= m
         st.peers[ns, np_] += m
@@ -295,7 +314,7 @@ def apply_move(st: ClusterState, inst: int, move: Move, opts: MoveOptions,
         x = st.i_excl[inst].astype(np.int64)
         st.ptags[p] -= x
         st.ptags[np_] += x
-        if st.lx.size and x.any():
+        if st.lx.size and x.any() and not st.i_forth[inst]:
             st.lx[p] -= np.outer(st.n_loc[p], x)
             st.lx[np_] += np.outer(st.n_loc[np_], x)
     if move.kind not in (MoveKind.FAILOVER, MoveKind.FAILOVER_TO_ANY):

@@ -10,6 +10,11 @@ many nodes.  A row is a dict of node fields (see
 attributes are a dict with keys mem, dsk, vcpus, su, spn, uses_mem,
 uses_sec_mem, local, online, has_sec, util (tuple of 4 arrays).
 
+Forthcoming instances (``inst["forth"]``, optional) only change the
+fields that include forthcoming instances (``*_forth``, tag counts), and
+are only checked against those limits, and only by strict adds, as in
+Ganeti.
+
 Each op returns ``(new_row, failed)`` where ``failed`` is an integer array:
 0 where Ganeti would accept the placement, else the code of the first
 failing check (index into :data:`FAIL_MODES` plus one).  Callers combine rows and
@@ -18,11 +23,13 @@ failure masks; nothing here mutates its inputs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gnt.htools.types import FailMode
 
-Row = dict[str, np.ndarray]
+Row = dict[str, Any]
 
 #: Failure codes returned by the add operations (code = position + 1).
 FAIL_MODES = [FailMode.MEM, FailMode.DISK, FailMode.CPU, FailMode.N1, FailMode.TAGS,
@@ -34,7 +41,8 @@ def _first_fail(checks: list[tuple[np.ndarray, FailMode]]) -> np.ndarray:
     """Code of the first true condition (Ganeti checks in this order), 0 if none."""
     out = np.zeros(np.broadcast_shapes(*(np.shape(c) for c, _ in checks)), dtype=np.int8)
     for cond, mode in reversed(checks):
-        out = np.where(cond, np.int8(_CODE[mode]), out)
+        if cond.any() if isinstance(cond, np.ndarray) else cond:
+            out = np.where(cond, np.int8(_CODE[mode]), out)
     return out
 
 
@@ -61,7 +69,36 @@ def _copy(r: Row) -> Row:
     return dict(r)
 
 
-def remove_pri(r: Row, inst: Row, conf_delta: np.ndarray, loc_delta: np.ndarray) -> Row:
+#: Fields a forthcoming instance does not change (they count real instances only).
+_REAL_PRI = ("i_mem", "fail_n1", "f_dsk", "f_sp", "inst_sp", "u_cpu", "ld_c", "ld_m", "ld_d",
+             "ld_n", "n_pri", "loc_score")
+_REAL_SEC = ("f_dsk", "f_sp", "inst_sp", "r_mem", "fail_n1", "ld_d", "n_sec")
+
+
+def _forth(inst: Row) -> np.ndarray | None:
+    f = inst.get("forth")
+    if f is None or not np.any(f):
+        return None
+    return np.asarray(f)
+
+
+def _keep_real(o: Row, r: Row, inst: Row, fields: tuple[str, ...]) -> Row:
+    forth = _forth(inst)
+    if forth is not None:
+        for k in fields:
+            o[k] = np.where(forth, r[k], o[k])
+    return o
+
+
+def _codes(inst: Row, real: list, forth_only: list) -> np.ndarray:
+    codes = _first_fail(real)
+    forth = _forth(inst)
+    if forth is None:
+        return codes
+    return np.where(forth, _first_fail(forth_only), codes).astype(np.int8)
+
+
+def remove_pri(r: Row, inst: Row, conf_delta: Any, loc_delta: Any) -> Row:
     """Remove a primary; ``conf_delta``/``loc_delta`` are the tag and location
     score decreases (computed by the caller from tag maps)."""
     o = _copy(r)
@@ -85,11 +122,11 @@ def remove_pri(r: Row, inst: Row, conf_delta: np.ndarray, loc_delta: np.ndarray)
     o["f_sp_forth"] = _new_free_sp(r, inst["spn"], False, r["f_sp_forth"])
     o["inst_sp_forth"] = _new_inst_sp(r, inst, False, r["inst_sp_forth"])
     o["u_cpu_forth"] = r["u_cpu_forth"] - vc
-    return o
+    return _keep_real(o, r, inst, _REAL_PRI)
 
 
-def add_pri(r: Row, inst: Row, strict: np.ndarray | bool, conf_add: np.ndarray,
-            loc_add: np.ndarray) -> tuple[Row, np.ndarray]:
+def add_pri(r: Row, inst: Row, strict: np.ndarray | bool, conf_add: Any,
+            loc_add: Any) -> tuple[Row, np.ndarray]:
     """Add a primary (``addPriEx (not strict)``); ``conf_add`` counts the
     instance's exclusion tags already present on the node."""
     o = _copy(r)
@@ -115,10 +152,18 @@ def add_pri(r: Row, inst: Row, strict: np.ndarray | bool, conf_add: np.ndarray,
     o["inst_sp_forth"] = _new_inst_sp(r, inst, True, r["inst_sp_forth"])
     o["u_cpu_forth"] = r["u_cpu_forth"] + vc
     l_cpu, lo_dsk = r["l_cpu"], r["lo_dsk"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cpu_bad = (l_cpu >= 0) & (l_cpu < o["u_cpu"] / r["t_cpu"])
-        cpu_bad_f = (l_cpu >= 0) & (l_cpu < o["u_cpu_forth"] / r["t_cpu"])
-    return o, _first_fail([
+    # (t_cpu 0 divides by zero: inf/nan compare like Ganeti's Doubles)
+    cpu_bad = (l_cpu >= 0) & (l_cpu < o["u_cpu"] / r["t_cpu"])
+    cpu_bad_f = (l_cpu >= 0) & (l_cpu < o["u_cpu_forth"] / r["t_cpu"])
+    forth_checks = [
+        (strict & (o["f_mem_forth"] <= 0), FailMode.MEM),
+        (strict & local & (o["f_dsk_forth"] <= 0), FailMode.DISK),
+        (strict & local & (o["f_dsk_forth"] < lo_dsk), FailMode.DISK),
+        (strict & local & r["excl"] & (o["f_sp_forth"] < 0), FailMode.SPINDLES),
+        (strict & local & (o["inst_sp_forth"] > r["hi_sp"]), FailMode.DISK),
+        (strict & cpu_bad_f, FailMode.CPU),
+    ]
+    codes = _codes(inst, [
         (new_free <= 0, FailMode.MEM),
         (local & (o["f_dsk"] <= 0), FailMode.DISK),
         (strict & local & (o["f_dsk"] < lo_dsk), FailMode.DISK),
@@ -128,16 +173,12 @@ def add_pri(r: Row, inst: Row, strict: np.ndarray | bool, conf_add: np.ndarray,
         (strict & cpu_bad, FailMode.CPU),
         (strict & (conf_add > 0), FailMode.TAGS),
         # the limits including forthcoming instances, checked last
-        (strict & (o["f_mem_forth"] <= 0), FailMode.MEM),
-        (strict & local & (o["f_dsk_forth"] <= 0), FailMode.DISK),
-        (strict & local & (o["f_dsk_forth"] < lo_dsk), FailMode.DISK),
-        (strict & local & r["excl"] & (o["f_sp_forth"] < 0), FailMode.SPINDLES),
-        (strict & local & (o["inst_sp_forth"] > r["hi_sp"]), FailMode.DISK),
-        (strict & cpu_bad_f, FailMode.CPU),
-    ])
+        *forth_checks,
+    ], forth_checks)
+    return _keep_real(o, r, inst, _REAL_PRI), codes
 
 
-def remove_sec(r: Row, inst: Row, new_rmem: np.ndarray) -> Row:
+def remove_sec(r: Row, inst: Row, new_rmem: Any) -> Row:
     """Remove a secondary; ``new_rmem`` is the reserved memory afterwards."""
     o = _copy(r)
     dsk = np.where(inst["local"], inst["dsk"], 0)
@@ -151,10 +192,10 @@ def remove_sec(r: Row, inst: Row, new_rmem: np.ndarray) -> Row:
     o["f_dsk_forth"] = r["f_dsk_forth"] + dsk
     o["f_sp_forth"] = _new_free_sp(r, inst["spn"], False, r["f_sp_forth"])
     o["inst_sp_forth"] = _new_inst_sp(r, inst, False, r["inst_sp_forth"])
-    return o
+    return _keep_real(o, r, inst, _REAL_SEC)
 
 
-def add_sec(r: Row, inst: Row, strict: np.ndarray | bool, peer_mem: np.ndarray,
+def add_sec(r: Row, inst: Row, strict: np.ndarray | bool, peer_mem: Any,
             ignore_disks: np.ndarray | bool = False) -> tuple[Row, np.ndarray]:
     """Add a secondary; ``peer_mem`` is the node's current peer entry for the
     instance's (new) primary."""
@@ -173,7 +214,14 @@ def add_sec(r: Row, inst: Row, strict: np.ndarray | bool, peer_mem: np.ndarray,
     o["f_sp_forth"] = _new_free_sp(r, inst["spn"], True, r["f_sp_forth"])
     o["inst_sp_forth"] = _new_inst_sp(r, inst, True, r["inst_sp_forth"])
     lo_dsk = r["lo_dsk"]
-    return o, _first_fail([
+    forth_checks = [
+        (strict & (o["f_dsk_forth"] <= 0), FailMode.DISK),
+        (strict & (o["f_dsk_forth"] < lo_dsk), FailMode.DISK),
+        (strict & r["excl"] & (o["f_sp_forth"] < 0), FailMode.SPINDLES),
+        (strict & (o["inst_sp_forth"] > r["hi_sp"]), FailMode.DISK),
+        (strict & (sec_mem >= r["f_mem_forth"]), FailMode.MEM),
+    ]
+    codes = _codes(inst, [
         (~inst["has_sec"], FailMode.DISK),
         (~np.asarray(ignore_disks) & (o["f_dsk"] <= 0), FailMode.DISK),
         (strict & (o["f_dsk"] < lo_dsk), FailMode.DISK),
@@ -182,9 +230,6 @@ def add_sec(r: Row, inst: Row, strict: np.ndarray | bool, peer_mem: np.ndarray,
         (strict & (sec_mem >= old_mem), FailMode.MEM),
         (strict & o["fail_n1"] & ~r["fail_n1"], FailMode.MEM),
         # the limits including forthcoming instances, checked last
-        (strict & (o["f_dsk_forth"] <= 0), FailMode.DISK),
-        (strict & (o["f_dsk_forth"] < lo_dsk), FailMode.DISK),
-        (strict & r["excl"] & (o["f_sp_forth"] < 0), FailMode.SPINDLES),
-        (strict & (o["inst_sp_forth"] > r["hi_sp"]), FailMode.DISK),
-        (strict & (sec_mem >= r["f_mem_forth"]), FailMode.MEM),
-    ])
+        *forth_checks,
+    ], [(strict & ~inst["has_sec"], FailMode.DISK), *forth_checks])
+    return _keep_real(o, r, inst, _REAL_SEC), codes

@@ -87,7 +87,7 @@ def node_field(st: ClusterState, k: int, field: str) -> str:
     if field in loads:
         return hs_fixed(float(loads[field][k]), 3).rjust(5)
     if field == "ptags":
-        vocab = sorted(st.excl_vocab, key=st.excl_vocab.get)
+        vocab = sorted(st.excl_vocab, key=lambda t: st.excl_vocab[t])
         return ",".join(f"{t}={int(st.ptags[k, j])}" for j, t in enumerate(vocab)
                         if st.ptags[k, j] > 0)
     if field == "peermap":

@@ -9,6 +9,14 @@ and the changed nodes' values in O(1) per candidate:
 change of the sum / sum of squares.  :meth:`Scorer.best_moves` evaluates
 a batch of instances against all target nodes for every allowed move
 kind in Ganeti's candidate order and returns each instance's best.
+
+Cost savers that keep the scores bit-identical: deltas are kept only for
+the components a move kind changes (in their broadcast shape); all kinds
+of a batch are scored in one pass over a (B, 1 + 4T) matrix; components
+that cannot change (no exclusion tags, no locations) are constants; and
+components that provably hold the same per-node values during a balance
+(equal load columns, ``*_forth`` statistics without forthcoming
+instances, the reserved-memory cv and total) are computed once.
 """
 
 from __future__ import annotations
@@ -27,6 +35,13 @@ _STD_K = [k for k, c in enumerate(COMPONENTS) if c[2] == STD]
 _SUM_ON_K = [k for k, c in enumerate(COMPONENTS) if c[2] == SUM and c[3]]
 _SUM_OFF_K = [k for k, c in enumerate(COMPONENTS) if c[2] == SUM and not c[3]]
 _MAP_K = [k for k, c in enumerate(COMPONENTS) if c[2] == MAP]
+_STD_SET, _SUM_OFF_SET = set(_STD_K), set(_SUM_OFF_K)
+_PTAGS, _LOC = metrics.IDX["pri_tags_score"], metrics.IDX["location_score"]
+_LD_C, _LD_M, _LD_N, _DSK, _DSK_F, _CPU, _CPU_F, _SP, _SP_F, _RMEM, _RTOTAL = (
+    metrics.IDX[n] for n in (
+        "cpu_load_cv", "mem_load_cv", "net_load_cv", "free_disk_cv", "free_disk_cv_forth",
+        "vcpu_ratio_cv", "vcpu_ratio_cv_forth", "spindles_cv", "spindles_cv_forth",
+        "reserved_mem_cv", "reserved_mem_rtotal"))
 _KIND_SLOT = {MoveKind.REPLACE_SECONDARY: 0, MoveKind.FAILOVER_TO_ANY: 0,
               MoveKind.REPLACE_AND_FAILOVER: 1, MoveKind.REPLACE_PRIMARY: 2,
               MoveKind.FAILOVER_AND_REPLACE: 3}
@@ -51,8 +66,13 @@ class Candidate:
 class Scorer:
     """Aggregates of the cluster statistics over one group's nodes."""
 
-    def __init__(self, st: ClusterState, nodes: np.ndarray) -> None:
+    def __init__(self, st: ClusterState, nodes: np.ndarray, *,
+                 alias_moves: bool = False) -> None:
+        """``alias_moves``: every candidate moves an instance of ``st`` (nothing
+        is added), so node fields that are equal stay equal and components
+        computed from them can be computed once."""
         self.st = st
+        self.alias_moves = alias_moves
         self.nodes = np.asarray(nodes, dtype=np.int64)
         self.in_group = np.zeros(st.n_nodes, dtype=bool)
         self.in_group[self.nodes] = True
@@ -99,47 +119,114 @@ class Scorer:
             comps = metrics.component_values(st, self.nodes)
         self.comps = comps
         self.score = metrics.score_from_components(comps)
+        # each component's value for candidates that leave it unchanged (the
+        # formula of scores_from with zero deltas, on scalars)
+        zero, nn = np.float64(0.0), np.float64(self.n_on)
+        self.const_val: list[np.float64] = []
+        for k, (_, _, kind, _) in enumerate(COMPONENTS):
+            if kind == STD:
+                var = (self.agg_var[k] + zero / nn
+                       - (2.0 * self.agg_s[k] * zero + zero * zero) / (nn * nn))
+                self.const_val.append(np.sqrt(np.maximum(var, 0.0)))
+            else:
+                self.const_val.append(self.totals[k] + zero)
+        self._set_active()
+
+    def _set_active(self) -> None:
+        """The components candidates may change, and identical ones (aliases)."""
+        st = self.st
+        static = set(_MAP_K)
+        if not st.i_excl.shape[1]:
+            static.add(_PTAGS)             # no exclusion tags: no conflicts
+        if not st.n_loc.shape[1] and not st.i_dsrd_cnt.any():
+            static.add(_LOC)               # no locations: location score stays 0
+        self.alias: dict[int, int] = {}
+        if self.alias_moves:
+            eq = lambda a, b: np.array_equal(getattr(st, a), getattr(st, b))
+            u = st.i_util
+            no_forth = not st.i_forth.any()
+            for k, k0, same in (
+                    (_LD_M, _LD_C, eq("ld_m", "ld_c") and np.array_equal(u[:, 0], u[:, 1])),
+                    (_LD_N, _LD_C, eq("ld_n", "ld_c") and np.array_equal(u[:, 0], u[:, 3])),
+                    (_DSK_F, _DSK, no_forth and eq("f_dsk_forth", "f_dsk")
+                     and eq("f_sp_forth", "f_sp")),
+                    (_CPU_F, _CPU, no_forth and eq("u_cpu_forth", "u_cpu")),
+                    (_SP_F, _SP, no_forth and eq("inst_sp_forth", "inst_sp"))):
+                if same:
+                    self.alias[k] = k0
+        self.active = [k for k, (deps, _) in enumerate(COMP_FUNCS)
+                       if deps and k not in static and k not in self.alias
+                       and k != _RTOTAL]
 
     # ------------------------------------------------------------- scoring
-    def _candidate_scores(self, roles: dict, lxd: np.ndarray,
-                          shape: tuple[int, int]) -> np.ndarray:
-        nk = len(COMPONENTS)
-        d_s: list[np.ndarray | float] = [0.0] * nk
-        d_q: list[np.ndarray | float] = [0.0] * nk
+    def deltas(self, roles: dict, shape: tuple[int, ...]
+               ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """Per changed component, the change of the sum (``d_s``) and of the sum
+        of squares (``d_q``, std-dev components only) of the candidates: arrays
+        broadcastable to ``shape``; components absent are unchanged."""
+        d_s: dict[int, np.ndarray] = {}
+        d_q: dict[int, np.ndarray] = {}
         for nodes, row, base in roles.values():
             on = self.online[nodes]
+            all_on = bool(on.all())
             off = self.offline_g[nodes]
-            for k, (deps, fn) in enumerate(COMP_FUNCS):
-                if k in _MAP_K or not deps:
-                    continue
+            any_off = bool(off.any())
+            for k in self.active:
+                deps, fn = COMP_FUNCS[k]
                 if all(row[f] is base[f] for f in deps):
                     continue
-                mask = off if k in _SUM_OFF_K else on
-                with np.errstate(invalid="ignore", divide="ignore"):
+                if k in _SUM_OFF_SET:
+                    if not any_off:
+                        continue  # adds zeros
+                    mask, full = off, False
+                else:
+                    mask, full = on, all_on
+                if full:
+                    new = fn(row)
+                    old = self.vals[k][nodes]
+                else:
                     new = np.where(mask, fn(row), 0.0)
-                old = np.where(mask, self.vals[k][nodes], 0.0)
+                    old = np.where(mask, self.vals[k][nodes], 0.0)
                 diff = new - old
-                d_s[k] = d_s[k] + diff
-                if k in _STD_K:
-                    d_q[k] = d_q[k] + diff * (new + old)
+                d_s[k] = d_s[k] + diff if k in d_s else diff
+                if k in _STD_SET:
+                    sq = diff * (new + old)
+                    d_q[k] = d_q[k] + sq if k in d_q else sq
+        # the reserved-memory total sums the same per-node values as the cv
+        if _RMEM in d_s:
+            d_s[_RTOTAL] = d_s[_RMEM]
+        return d_s, d_q
+
+    def scores_from(self, d_s: dict[int, np.ndarray], d_q: dict[int, np.ndarray],
+                    lxd: np.ndarray | int, shape: tuple[int, ...]) -> np.ndarray:
+        """Estimated scores (``shape``) of candidates from their deltas and the
+        aggregates (see :meth:`deltas`)."""
         total = np.zeros(shape)
         n = self.n_on
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for k, (_, w, kind, _) in enumerate(COMPONENTS):
-                if kind == STD:
-                    ds, dq = d_s[k], d_q[k]
-                    if isinstance(ds, float):
-                        val = np.sqrt(self.agg_var[k])
-                    else:
-                        var = (self.agg_var[k] + dq / n
-                               - (2.0 * self.agg_s[k] * ds + ds * ds) / (n * n))
-                        val = np.sqrt(np.maximum(var, 0.0))
-                elif kind == SUM:
-                    val = self.totals[k] + d_s[k]
-                else:
-                    val = self.totals[k] + lxd
-                total = total + w * val
-        return np.broadcast_to(total, shape)
+        vals: dict[int, np.ndarray | np.float64] = {}
+        for k, (_, w, kind, _) in enumerate(COMPONENTS):
+            val: np.ndarray | np.float64
+            if k in self.alias:
+                val = vals[self.alias[k]]
+            elif kind == MAP:
+                val = self.totals[k] + lxd
+            elif k not in d_s:
+                val = self.const_val[k]
+            elif kind == STD:
+                ds, dq = d_s[k], d_q[k]
+                var = (self.agg_var[k] + dq / n
+                       - (2.0 * self.agg_s[k] * ds + ds * ds) / (n * n))
+                val = np.sqrt(np.maximum(var, 0.0))
+            else:
+                val = self.totals[k] + d_s[k]
+            vals[k] = val
+            total = total + w * val
+        return total
+
+    def _candidate_scores(self, roles: dict, lxd: np.ndarray,
+                          shape: tuple[int, int]) -> np.ndarray:
+        d_s, d_q = self.deltas(roles, shape)
+        return self.scores_from(d_s, d_q, lxd, shape)
 
     def evaluate(self, b: Batch, kind: MoveKind, targets: np.ndarray,
                  opts: MoveOptions) -> np.ndarray:
@@ -151,74 +238,118 @@ class Scorer:
         scores[np.broadcast_to(failed, shape)] = np.inf
         return scores
 
+    def allowed_kinds(self, insts: np.ndarray, targets: np.ndarray, opts: MoveOptions
+                      ) -> tuple[dict[MoveKind, np.ndarray], np.ndarray]:
+        """Per move kind, which instances may make it (``moves.allowed_kinds``,
+        vectorised); and (B, T): target is a node of the instance already."""
+        st = self.st
+        p, s = st.i_pnode[insts], st.i_snode[insts]
+        target_set = np.zeros(st.n_nodes, dtype=bool)
+        target_set[targets] = True
+        use_sec = np.where(s >= 0, target_set[np.where(s >= 0, s, 0)], False) \
+            & opts.instance_moves
+        mirror = st.i_mirror[insts]
+        drbd = mirror == 1
+        rs = drbd & opts.disk_moves
+        raf = rs & opts.instance_moves & ~(opts.restricted_migration & ~st.offline[p])
+        allowed = {k: np.zeros(len(insts), bool) for k in list(MoveKind)}
+        allowed[MoveKind.FAILOVER] = drbd & use_sec
+        allowed[MoveKind.FAILOVER_TO_ANY] = (mirror == 2) & opts.instance_moves
+        allowed[MoveKind.REPLACE_SECONDARY] = rs
+        allowed[MoveKind.REPLACE_AND_FAILOVER] = raf
+        allowed[MoveKind.FAILOVER_AND_REPLACE] = raf & use_sec
+        allowed[MoveKind.REPLACE_PRIMARY] = raf & use_sec & (not opts.restricted_migration)
+        same = (targets[None, :] == p[:, None]) | (targets[None, :] == s[:, None])
+        return allowed, same
+
     def best_moves(self, insts: np.ndarray, targets: np.ndarray,
-                   opts: MoveOptions) -> list[Candidate | None]:
-        """Each instance's best move (Ganeti's candidate order breaks ties)."""
+                   opts: MoveOptions, near_only: bool = False) -> list[Candidate | None]:
+        """Each instance's best move (Ganeti's candidate order breaks ties);
+        with ``near_only``, None for instances not tied with the overall best.
+
+        Every allowed kind's deltas go into one (B, 1 + 4T) matrix (column 0
+        the failover, then ``1 + slot + 4 * t`` per target ``t``), scored in
+        one pass."""
         st = self.st
         insts = np.asarray(insts, dtype=np.int64)
         if not len(insts):
             return []
         b = Batch(st, insts)
-        nt = len(targets)
-        combined = np.full((len(insts), 1 + 4 * nt), np.inf)
-        target_set = np.zeros(st.n_nodes, dtype=bool)
-        target_set[targets] = True
-        use_sec = np.where(b.s >= 0, target_set[np.where(b.s >= 0, b.s, 0)], False) \
-            & opts.instance_moves
-        allowed: dict[MoveKind, np.ndarray] = {k: np.zeros(len(insts), bool)
-                                               for k in list(MoveKind)}
-        for r, i in enumerate(insts):
-            fo, kinds = allowed_kinds(int(st.i_mirror[i]), bool(use_sec[r]),
-                                      bool(st.offline[b.p[r]]), opts)
-            allowed[MoveKind.FAILOVER][r] = fo and st.i_mirror[i] == 1
-            for k in kinds:
-                allowed[k][r] = True
-        same = (targets[None, :] == b.p[:, None]) | (targets[None, :] == b.s[:, None])
+        nb, nt = len(insts), len(targets)
+        shape = (nb, 1 + 4 * nt)
+        bad = np.ones(shape, dtype=bool)
+        all_s: dict[int, np.ndarray] = {}
+        all_q: dict[int, np.ndarray] = {}
+        all_lx: np.ndarray | int = np.zeros(shape, dtype=np.int64) if st.lx.size else 0
+        allowed, same = self.allowed_kinds(insts, targets, opts)
+        memo: dict = {}  # the parts common to the kinds, for the whole batch
         for kind, mask in allowed.items():
             if not mask.any():
                 continue
-            rows = np.flatnonzero(mask)
-            sub = Batch(st, insts[rows]) if len(rows) != len(insts) else b
-            sc = self.evaluate(sub, kind, targets, opts)
-            if kind == MoveKind.FAILOVER:
-                combined[rows, 0] = sc[:, 0]
-            else:
-                sc[same[rows]] = np.inf
-                slot = _KIND_SLOT[kind]
-                combined[rows[:, None], 1 + slot + 4 * np.arange(nt)[None, :]] = sc
-        best_col = np.argmin(combined, axis=1)
-        row_min = combined[np.arange(len(insts)), best_col]
-        tol = TIE_TOL * np.maximum(1.0, np.abs(row_min))
-        finite = np.isfinite(row_min)
-        if finite.any():
-            bmin = row_min[finite].min()
-            finite &= row_min <= bmin + TIE_TOL * max(1.0, abs(bmin))
-        near_rows, near_cols = np.nonzero((combined <= (row_min + tol)[:, None])
-                                          & finite[:, None])
-        near: dict[int, list[int]] = {}
-        for r, c in zip(near_rows.tolist(), near_cols.tolist()):
-            near.setdefault(r, []).append(c)
-
-        def decode(i: int, c: int) -> Move:
-            if c == 0:
-                return Move(MoveKind.FAILOVER)
-            t, slot = divmod(c - 1, 4)
-            kind = _SLOT_KINDS[slot]
-            if st.i_mirror[i] == 2:
-                kind = MoveKind.FAILOVER_TO_ANY
-            return Move(kind, int(targets[t]))
-
-        out: list[Candidate | None] = []
-        for r, i in enumerate(insts):
-            c = int(best_col[r])
-            val = float(combined[r, c])
-            if not np.isfinite(val):
-                out.append(None)
-                continue
-            alts = [(decode(int(i), cc), float(combined[r, cc])) for cc in near.get(r, [])]
-            out.append(Candidate(int(i), decode(int(i), c), val,
-                                 alts if len(alts) > 1 else None))
-        return out
+            full = bool(mask.all())
+            rows: slice | np.ndarray = slice(None) if full else np.flatnonzero(mask)
+            sub = b if full else Batch(st, insts[rows])
+            cols = slice(0, 1) if kind == MoveKind.FAILOVER else \
+                slice(1 + _KIND_SLOT[kind], shape[1], 4)
+            kshape = (len(sub.idx), 1 if kind == MoveKind.FAILOVER else nt)
+            roles, failed, lxd = transition(st, sub, kind, targets, opts, self.online,
+                                            memo if full else None)
+            d_s, d_q = self.deltas(roles, kshape)
+            f = np.broadcast_to(failed, kshape)
+            if kind != MoveKind.FAILOVER:
+                f = f | same[rows]
+            bad[rows, cols] = f
+            for src, dst in ((d_s, all_s), (d_q, all_q)):
+                for k, v in src.items():
+                    if k not in dst:
+                        dst[k] = np.zeros(shape)
+                    dst[k][rows, cols] = v
+            if isinstance(all_lx, np.ndarray):
+                all_lx[rows, cols] = lxd
+        scores = self.scores_from(all_s, all_q, all_lx, shape)
+        scores[bad] = np.inf
+        return candidates_from(st, insts, targets, scores, near_only)
 
 
-__all__ = ["DRBD_KINDS", "Candidate", "Scorer", "allowed_kinds"]
+def candidates_from(st: ClusterState, insts: np.ndarray, targets: np.ndarray,
+                    combined: np.ndarray, near_only: bool = False) -> list[Candidate | None]:
+    """Each instance's best candidate from the score matrix (B, 1 + 4T): column 0
+    is the failover, then the four DRBD move kinds per target; near-ties of the
+    overall best are listed as alternatives (decided exactly by the caller)."""
+    best_col = np.argmin(combined, axis=1)
+    row_min = combined[np.arange(len(insts)), best_col]
+    tol = TIE_TOL * np.maximum(1.0, np.abs(row_min))
+    finite = np.isfinite(row_min)
+    if finite.any():
+        bmin = row_min[finite].min()
+        finite &= row_min <= bmin + TIE_TOL * max(1.0, abs(bmin))
+    near_rows, near_cols = np.nonzero((combined <= (row_min + tol)[:, None])
+                                      & finite[:, None])
+    near: dict[int, list[int]] = {}
+    for r, c in zip(near_rows.tolist(), near_cols.tolist()):
+        near.setdefault(r, []).append(c)
+
+    def decode(i: int, c: int) -> Move:
+        if c == 0:
+            return Move(MoveKind.FAILOVER)
+        t, slot = divmod(c - 1, 4)
+        kind = _SLOT_KINDS[slot]
+        if st.i_mirror[i] == 2:
+            kind = MoveKind.FAILOVER_TO_ANY
+        return Move(kind, int(targets[t]))
+
+    out: list[Candidate | None] = []
+    keep = finite.tolist() if near_only else None
+    for r, i in enumerate(insts.tolist()):
+        c = int(best_col[r])
+        val = float(combined[r, c])
+        if not np.isfinite(val) or (keep is not None and not keep[r]):
+            out.append(None)
+            continue
+        alts = [(decode(int(i), cc), float(combined[r, cc])) for cc in near.get(r, [])]
+        out.append(Candidate(int(i), decode(int(i), c), val,
+                             alts if len(alts) > 1 else None))
+    return out
+
+
+__all__ = ["DRBD_KINDS", "Candidate", "Scorer", "allowed_kinds", "candidates_from"]

@@ -18,6 +18,8 @@ Instance fields (arrays of length M): mem, dsk, vcpus, su, spn, pnode, snode, ..
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -186,6 +188,13 @@ class ClusterState:
         np.add.at(self.f_dsk_forth, p[fl], -self.i_dsk[fl])
         np.add.at(self.f_dsk_forth, s[fl & has_s], -self.i_dsk[fl & has_s])
         self.f_sp_forth = self.f_sp.copy()
+        # forthcoming instances take their spindles on exclusive-storage nodes
+        # (unknown spindles leave -1), in load order as Ganeti's loader does
+        for i in np.flatnonzero(self.i_forth).tolist():
+            for node in (int(p[i]), int(s[i])):
+                if node != NO_SECONDARY and self.excl[node]:
+                    spn = int(self.i_spn[i])
+                    self.f_sp_forth[node] = -1 if spn < 0 else self.f_sp_forth[node] - spn
         # peers: peers[sec, pri] = memory to reserve on sec for pri's failure
         self.peers = np.zeros((n, n), dtype=np.int64)
         sel = real & has_s & self.i_uses_sec_mem
@@ -198,27 +207,30 @@ class ClusterState:
         self.ptag_conf = (self.ptags.sum(axis=1) - (self.ptags > 0).sum(axis=1)).astype(np.int64)
         # location scores
         insts = cdata.instances
-        for i in insts:
-            self.i_loc[i.idx] = self.inst_loc_score(i.pnode, i.snode) if i.has_secondary else 0
+        for obj in insts:
+            self.i_loc[obj.idx] = (self.inst_loc_score(obj.pnode, obj.snode)
+                                   if obj.has_secondary else 0)
         self.loc_score = z()
         dsrd = self.dsrd_score(np.arange(m), p)
         np.add.at(self.loc_score, p[real], (self.i_loc + dsrd)[real])
         # (location, exclusion) pair counts per node, for the map statistic
         self.lx = np.zeros((n, self.n_loc.shape[1], self.i_excl.shape[1]), dtype=np.int64)
         if self.lx.size:
-            for i in insts:
-                if not i.forthcoming and self.i_excl[i.idx].any():
-                    self.lx[i.pnode] += np.outer(self.n_loc[i.pnode], self.i_excl[i.idx])
+            for obj in insts:
+                if not obj.forthcoming and self.i_excl[obj.idx].any():
+                    self.lx[obj.pnode] += np.outer(self.n_loc[obj.pnode], self.i_excl[obj.idx])
         # split instances (primary and secondary in different groups) do not move
-        for i in insts:
-            if i.snode != NO_SECONDARY and self.group[i.pnode] != self.group[i.snode]:
-                i.movable = False
-            if i.forthcoming or (i.has_secondary and i.snode == NO_SECONDARY):
-                i.movable = False
-        self.i_movable = np.array([i.movable for i in insts], dtype=bool)
+        for obj in insts:
+            if obj.snode != NO_SECONDARY and self.group[obj.pnode] != self.group[obj.snode]:
+                obj.movable = False
+            if obj.has_secondary and obj.snode == NO_SECONDARY:
+                obj.movable = False
+        self.i_movable = np.array([obj.movable for obj in insts], dtype=bool)
         # list-order keys: Ganeti keeps a node's primaries/secondaries in lists
         # that new entries are prepended to; ordering by descending key gives
         # that order (loading prepends in index order)
+        #: which node's record each node slot holds (hroller's bookkeeping)
+        self.slot_of = np.arange(n, dtype=np.int64)
         self.i_pkey = np.arange(m, dtype=np.int64)
         self.i_skey = np.arange(m, dtype=np.int64)
         self.list_clock = m
@@ -242,23 +254,23 @@ class ClusterState:
         out.update({k: getattr(self, k)[idx] for k in STATIC_FIELDS})
         return out
 
-    def write_row(self, node: int, row: dict[str, object]) -> None:
+    def write_row(self, node: int, row: Mapping[str, Any]) -> None:
         for k in DYN_FIELDS:
             getattr(self, k)[node] = row[k]
 
-    def unalloc_mem(self, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
+    def unalloc_mem(self, idx: Any = slice(None)) -> np.ndarray:
         """Ganeti's ``unallocatedMem``: state-of-record free memory less missing memory."""
         return (self.t_mem_int[idx] - self.n_mem[idx] - self.i_mem[idx]
                 - np.maximum(0, self.x_mem[idx]))
 
-    def avail_mem(self, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
+    def avail_mem(self, idx: Any = slice(None)) -> np.ndarray:
         return np.maximum(0, self.unalloc_mem(idx) - self.r_mem[idx])
 
-    def avail_disk(self, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
+    def avail_disk(self, idx: Any = slice(None)) -> np.ndarray:
         f, lo = self.f_dsk[idx], self.lo_dsk[idx]
         return np.where(f < lo, 0, f - lo)
 
-    def avail_cpu(self, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
+    def avail_cpu(self, idx: Any = slice(None)) -> np.ndarray:
         u, hi = self.u_cpu[idx], self.hi_cpu[idx]
         return np.where(hi >= u, hi - u, 0)
 
@@ -327,7 +339,7 @@ class ClusterState:
         np.add.at(dsk_used, self.i_snode[has_s], self.i_dsk[has_s])
         for k, node in enumerate(self.cdata.nodes):
             delta_mem = int(self.x_mem[k])
-            delta_dsk = int(math.trunc(node.t_dsk)) - node.f_dsk - int(dsk_used[k])
+            delta_dsk = math.trunc(node.t_dsk) - node.f_dsk - int(dsk_used[k])
             if delta_mem > 512 or delta_dsk > 1024:
                 out.append(f"node {node.name} is missing {delta_mem} MB ram "
                            f"and {delta_dsk // 1024} GB disk")
@@ -350,7 +362,7 @@ def instance_attrs(inst: Instance) -> dict:
             "spn": a(-1 if inst.spindles is None else inst.spindles, dtype=np.int64),
             "uses_mem": a(inst.uses_memory), "uses_sec_mem": a(inst.uses_sec_mem),
             "local": a(inst.uses_local_storage), "online": a(not inst.is_offline),
-            "has_sec": a(inst.has_secondary),
+            "has_sec": a(inst.has_secondary), "forth": a(inst.forthcoming),
             "util": tuple(a(x, dtype=float) for x in inst.util.as_tuple())}
 
 
@@ -359,7 +371,7 @@ def stored_attrs(st: ClusterState, i: int) -> dict:
     return {"mem": st.i_mem_sz[i], "dsk": st.i_dsk[i], "vcpus": st.i_vcpus[i],
             "su": st.i_su[i], "spn": st.i_spn[i], "uses_mem": st.i_uses_mem[i],
             "uses_sec_mem": st.i_uses_sec_mem[i], "local": st.i_local[i],
-            "online": st.i_online[i], "has_sec": st.i_has_sec[i],
+            "online": st.i_online[i], "has_sec": st.i_has_sec[i], "forth": st.i_forth[i],
             "util": tuple(st.i_util[i, k] for k in range(4))}
 
 
@@ -394,6 +406,7 @@ def _grow_vocab(st: ClusterState, tags: list[str]) -> None:
     new = [t for t in dict.fromkeys(tags) if t not in st.excl_vocab]
     if not new:
         return
+    st.excl_vocab = dict(st.excl_vocab)   # copies share the dict
     for t in new:
         st.excl_vocab[t] = len(st.excl_vocab)
     k = len(new)
@@ -403,7 +416,8 @@ def _grow_vocab(st: ClusterState, tags: list[str]) -> None:
 
 
 def add_instance(st: ClusterState, inst: Instance, pnode: int, snode: int,
-                 strict: bool = False, record: bool = True) -> ClusterState:
+                 strict: bool = False, record: bool = True,
+                 replace_at: int | None = None) -> ClusterState:
     """A new state with ``inst`` placed on ``pnode``/``snode`` (-1: none).
 
     The node rows are updated with the same operations as an allocation
@@ -413,7 +427,10 @@ def add_instance(st: ClusterState, inst: Instance, pnode: int, snode: int,
     node fields computed by the soft checks (none are stored).  With
     ``record`` false only the nodes change (the instance is not added to
     the instance arrays), as Ganeti's capacity check sees an existing
-    instance allocated again.
+    instance allocated again.  With ``replace_at`` the new instance's
+    record takes the place of instance ``replace_at`` (whose resources stay
+    on its nodes), as happens in Ganeti's capacity check of an allocation
+    inside one node group when the new instance's index collides.
     """
     from dataclasses import replace
 
@@ -421,6 +438,10 @@ def add_instance(st: ClusterState, inst: Instance, pnode: int, snode: int,
 
     if not record:
         return _add_resources(st, inst, pnode, snode)
+    if replace_at is not None:
+        new = _add_resources(st, inst, pnode, snode)
+        _overwrite_record(new, replace_at, inst, pnode, snode)
+        return new
     new = copy_state(st)
     obj = replace(inst, pnode=pnode, snode=snode, idx=st.n_insts)
     new.cdata = replace(st.cdata, instances=list(st.cdata.instances) + [obj])
@@ -449,7 +470,7 @@ def add_instance(st: ClusterState, inst: Instance, pnode: int, snode: int,
     new.i_excl = np.vstack([new.i_excl, excl[None, :]])
     new.i_dsrd = np.vstack([new.i_dsrd, dsrd_vector(new, obj.dsrd_loc_tags)[None, :]])
     new.i_dsrd_cnt = app(new.i_dsrd_cnt, len(obj.dsrd_loc_tags))
-    new.i_movable = app(new.i_movable, obj.movable and not obj.forthcoming)
+    new.i_movable = app(new.i_movable, obj.movable)
     new.i_pkey = app(new.i_pkey, 0)
     new.i_skey = app(new.i_skey, 0)
     has_s = snode != NO_SECONDARY and obj.has_secondary
@@ -465,7 +486,7 @@ def add_instance(st: ClusterState, inst: Instance, pnode: int, snode: int,
         rs = new.rows(np.array([snode]))
         row_s, _ = nodeops.add_sec(rs, attrs, strict, np.array([new.peers[snode, pnode]]))
         new.write_row(snode, {k: np.asarray(v).ravel()[0] for k, v in row_s.items()})
-        if obj.uses_sec_mem:
+        if obj.uses_sec_mem and not obj.forthcoming:
             new.peers[snode, pnode] += obj.mem
     new.write_row(pnode, {k: np.asarray(v).ravel()[0] for k, v in row_p.items()})
     new.ptags[pnode] += x
@@ -492,7 +513,7 @@ def _add_resources(st: ClusterState, inst: Instance, pnode: int, snode: int) -> 
         row_s, _ = nodeops.add_sec(new.rows(np.array([snode])), attrs, False,
                                    np.array([new.peers[snode, pnode]]))
         new.write_row(snode, {k: np.asarray(v).ravel()[0] for k, v in row_s.items()})
-        if inst.uses_sec_mem:
+        if inst.uses_sec_mem and not inst.forthcoming:
             new.peers[snode, pnode] += inst.mem
     new.write_row(pnode, {k: np.asarray(v).ravel()[0] for k, v in row_p.items()})
     x = excl.astype(np.int64)
@@ -500,3 +521,31 @@ def _add_resources(st: ClusterState, inst: Instance, pnode: int, snode: int) -> 
     if new.lx.size and x.any():
         new.lx[pnode] += np.outer(new.n_loc[pnode], x)
     return new
+
+
+def _overwrite_record(st: ClusterState, k: int, inst: Instance, pnode: int, snode: int) -> None:
+    """Make instance record ``k`` describe ``inst`` on ``pnode``/``snode`` (in place)."""
+    from dataclasses import replace
+
+    obj = replace(inst, pnode=pnode, snode=snode, idx=k)
+    insts = list(st.cdata.instances)
+    insts[k] = obj
+    st.cdata = replace(st.cdata, instances=insts)
+    has_s = snode != NO_SECONDARY and obj.has_secondary
+    for name, val in (("i_mem_sz", obj.mem), ("i_dsk", obj.dsk), ("i_vcpus", obj.vcpus),
+                      ("i_su", obj.spindle_use),
+                      ("i_spn", -1 if obj.spindles is None else obj.spindles),
+                      ("i_pnode", pnode), ("i_snode", snode),
+                      ("i_uses_mem", obj.uses_memory), ("i_uses_sec_mem", obj.uses_sec_mem),
+                      ("i_local", obj.uses_local_storage), ("i_online", not obj.is_offline),
+                      ("i_running", obj.is_running), ("i_has_sec", obj.has_secondary),
+                      ("i_forth", obj.forthcoming), ("i_auto", obj.auto_balance),
+                      ("i_mirror", MIRROR_CODE[obj.mirror]),
+                      ("i_dsrd_cnt", len(obj.dsrd_loc_tags)),
+                      ("i_movable", obj.movable),
+                      ("i_loc", st.inst_loc_score(pnode, snode) if has_s else 0)):
+        getattr(st, name)[k] = val
+    st.i_util[k] = obj.util.as_tuple()
+    st.i_excl[k] = excl_vector(st, obj.excl_tags)
+    st.i_dsrd[k] = dsrd_vector(st, obj.dsrd_loc_tags)
+    st.touch_lists(k, True, has_s)

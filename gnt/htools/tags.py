@@ -28,7 +28,7 @@ def _suffixes(prefix: str, ctags: list[str]) -> list[str]:
 
 def get_tags(prefix: str, ctags: list[str], tags: list[str]) -> frozenset[str]:
     """The tags among ``tags`` that start with ``<p>:`` for a cluster tag ``prefix<p>``."""
-    out = set()
+    out: set[str] = set()
     for p in _suffixes(prefix, ctags):
         out.update(t for t in tags if t.startswith(p + ":"))
     return frozenset(out)

@@ -328,7 +328,7 @@ def serialize_cluster(cdata: ClusterData, node_f_dsk: list[int] | None = None,
     tdata = block(cdata.cluster_tags)
     pdata = block([serialize_ipolicy("", cdata.ipolicy)] +
                   [serialize_ipolicy(g.name, g.ipolicy) for g in cdata.groups])
-    return "\n".join([gdata, ndata, idata, tdata, pdata])
+    return f"{gdata}\n{ndata}\n{idata}\n{tdata}\n{pdata}"
 
 
 def save_file(path: str | os.PathLike[str], text: str) -> None:
