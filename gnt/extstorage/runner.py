@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -29,6 +27,7 @@ from gnt import constants as C
 from gnt import errors, paths
 from gnt.extstorage.provider import Provider
 from gnt.osdef.runner import describe_status
+from gnt.utils.process import run_in_group
 
 log = logging.getLogger(__name__)
 
@@ -61,25 +60,10 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: str, stdout_fd: int,
     """Run ``argv`` with exactly ``env``; returns ``(returncode, timed_out)``.
 
     On timeout the whole process group gets TERM, then KILL after
-    :data:`KILL_GRACE` seconds.  Raises OSError when it cannot start.
+    :data:`KILL_GRACE` seconds (:func:`gnt.utils.process.run_in_group`).
+    Raises OSError when it cannot start.
     """
-    proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=stdout_fd, stderr=stderr_fd, start_new_session=True,
-                            close_fds=True)
-    try:
-        return proc.wait(timeout=timeout), False
-    except subprocess.TimeoutExpired:
-        pass
-    for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            return proc.wait(timeout=grace), True
-        except subprocess.TimeoutExpired:
-            continue
-    return proc.wait(), True  # pragma: no cover - KILL cannot be ignored
+    return run_in_group(argv, env, cwd, stdout_fd, timeout, KILL_GRACE, err_fd=stderr_fd)
 
 
 def tail(text: str, lines: int = TAIL_LINES) -> str:

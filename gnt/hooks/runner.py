@@ -22,8 +22,6 @@ import errno
 import logging
 import os
 import re
-import signal
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from pathlib import Path
 
 from gnt import constants as C
 from gnt import errors, paths
+from gnt.utils.process import run_in_group
 
 log = logging.getLogger(__name__)
 
@@ -122,20 +121,6 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").strip()
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the script's process group, SIGKILL it if it is still there."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def run_script(path: Path, env: Mapping[str, str], timeout: float) -> tuple[bool, str]:
     """Run one script; returns ``(succeeded, output)``.
 
@@ -144,21 +129,14 @@ def run_script(path: Path, env: Mapping[str, str], timeout: float) -> tuple[bool
     """
     with tempfile.TemporaryFile() as out:
         try:
-            proc = subprocess.Popen(
-                [str(path)], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                cwd="/", env=dict(env), close_fds=True, start_new_session=True)
+            code, timed_out = run_in_group([str(path)], env, "/", out.fileno(), timeout,
+                                           KILL_GRACE)
         except OSError as err:
             why = os.strerror(err.errno) if err.errno else str(err)
             if err.errno == errno.ENOEXEC:
                 why += " (missing #! line?)"
             return False, f"Hook script execution error: cannot run {path}: {why}"
-        reason = ""
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            code = proc.returncode
-            reason = f"timed out after {timeout:g} seconds and was killed"
+        reason = f"timed out after {timeout:g} seconds and was killed" if timed_out else ""
         out.seek(0)
         output = _decode(out.read())
     if not reason:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +43,7 @@ from gnt import errors, paths
 from gnt.hypervisor.base import InstanceSpec
 from gnt.osdef import definition
 from gnt.osdef.environment import InstanceContext, core_env, instance_env
+from gnt.utils.process import run_in_group
 
 log = logging.getLogger(__name__)
 
@@ -110,34 +110,9 @@ def describe_status(code: int) -> str:
 def run_process(argv: Sequence[str], env: Mapping[str, str], cwd: str, out_fd: int,
                 timeout: float | None, *, stdin_fd: int | None = None,
                 err_fd: int | None = None, pass_fds: Sequence[int] = ()) -> tuple[int, bool]:
-    """Run ``argv`` with exactly ``env`` in its own process group.
-
-    stdout goes to ``out_fd``, stderr to ``err_fd`` (default: with stdout),
-    stdin comes from ``stdin_fd`` (default ``/dev/null``); ``pass_fds`` stay
-    open in the child under the same numbers.  Returns ``(returncode,
-    timed_out)``; on timeout the whole process group gets TERM, then KILL
-    after :data:`KILL_GRACE` seconds.  Raises OSError when the program
-    cannot be started.
-    """
-    proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd,
-                            stdin=subprocess.DEVNULL if stdin_fd is None else stdin_fd,
-                            stdout=out_fd,
-                            stderr=subprocess.STDOUT if err_fd is None else err_fd,
-                            start_new_session=True, close_fds=True, pass_fds=tuple(pass_fds))
-    try:
-        return proc.wait(timeout=timeout), False
-    except subprocess.TimeoutExpired:
-        pass
-    for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            return proc.wait(timeout=grace), True
-        except subprocess.TimeoutExpired:
-            continue
-    return proc.wait(), True  # pragma: no cover - KILL cannot be ignored
+    """:func:`gnt.utils.process.run_in_group` with this module's :data:`KILL_GRACE`."""
+    return run_in_group(argv, env, cwd, out_fd, timeout, KILL_GRACE, stdin_fd=stdin_fd,
+                        err_fd=err_fd, pass_fds=pass_fds)
 
 
 def _tail(logfile: Path, lines: int = TAIL_LINES) -> str:
