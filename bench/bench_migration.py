@@ -22,7 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
+import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from qemu.qmp import QMPClient
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from gnt.devcluster import GUEST_DIR, LocalCluster, wait_for  # noqa: E402
+from gnt.devcluster import GUEST_DIR, LocalCluster, wait_for
 
 MIB = 1024 * 1024
 
@@ -66,6 +67,20 @@ def _qemu(tmp: Path, name: str, accel: str, incoming: str | None) -> subprocess.
                             stderr=subprocess.DEVNULL)
 
 
+def _answers(path: str) -> bool:
+    try:
+        qmp(path, ("query-status", None))
+        return True
+    except Exception:  # noqa: BLE001 - not up yet
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def bare_once(accel: str, port: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="gnt-bench-mig-") as d:
         tmp = Path(d)
@@ -78,6 +93,8 @@ def bare_once(accel: str, port: int) -> dict[str, Any]:
             wait_for(lambda: serial.exists() and b"GNT-TEST-GUEST-BOOTED" in
                      serial.read_bytes(), timeout=120)
             wait_for(lambda: (tmp / "dst.qmp").exists(), timeout=30)
+            # QMP answering means QEMU's main loop runs: the incoming port listens
+            wait_for(lambda: _answers(str(tmp / "dst.qmp")), timeout=30)
             params = qmp(str(tmp / "src.qmp"), ("query-migrate-parameters", None))[0]
             t0 = time.monotonic()
             qmp(str(tmp / "src.qmp"), ("migrate", {"uri": f"tcp:127.0.0.1:{port}"}))
@@ -88,7 +105,7 @@ def bare_once(accel: str, port: int) -> dict[str, Any]:
                 time.sleep(0.005)
             wall = time.monotonic() - t0
             if st["status"] != "completed":
-                raise RuntimeError(f"bare migration {st['status']}")
+                raise RuntimeError(f"bare migration {st['status']}: {st.get('error-desc')}")
             return {"wall_s": wall, "downtime_ms": st.get("downtime"),
                     "total_time_ms": st.get("total-time"),
                     "max_bandwidth_mib_s": params["max-bandwidth"] / MIB,
@@ -101,6 +118,18 @@ def bare_once(accel: str, port: int) -> dict[str, Any]:
 
 def _pnode(c: LocalCluster, name: str) -> str:
     return c.short(c.ok("gnt-instance", "list", "--no-headers", "-o", "pnode", name).strip())
+
+
+def _job_times(c: LocalCluster, job: str) -> dict[str, float]:
+    """Seconds the job took from receipt to end (``job_s``) and from the opcode's
+    start of execution, locks held, to the end (``exec_s``)."""
+    text = c.ok("gnt-job", "list", "--no-headers", "--separator=|", "-o",
+                "received_ts,opexec,end_ts", job)
+    nums = [int(n) for n in re.findall(r"\d+", text)]
+    ts = [nums[i] + nums[i + 1] / 1e6 for i in range(0, len(nums) - 1, 2)]
+    if len(ts) < 3:
+        return {}
+    return {"job_s": round(ts[-1] - ts[0], 3), "exec_s": round(ts[-1] - ts[1], 3)}
 
 
 def gnt_runs(root: Path, runs: int, bw: int, downtime: int) -> list[dict[str, Any]]:
@@ -130,7 +159,8 @@ def gnt_runs(root: Path, runs: int, bw: int, downtime: int) -> list[dict[str, An
             for line in res.splitlines():
                 if "downtime" in line:
                     downtime_ms = int(line.rsplit("downtime", 1)[1].split()[0])
-            out.append({"wall_s": wall, "downtime_ms": downtime_ms, "opresult": result.strip()})
+            out.append({"wall_s": wall, "downtime_ms": downtime_ms, "opresult": result.strip(),
+                        **_job_times(c, job)})
         return out
     finally:
         c.destroy()
@@ -142,9 +172,9 @@ def node_migrate(root: Path, count: int, real: bool) -> float:
     c = LocalCluster(root, nodes=["node1", "node2"], instances=insts)
     hv = "kvm" if real else "fake"
     try:
-        extra = (["-H", f"kvm:kernel_path={GUEST_DIR / 'vmlinuz'},initrd_path="
-                  f"{GUEST_DIR / 'initrd.img'},root_path=/dev/vda,kernel_args=quiet,"
-                  "migration_bandwidth=1000"] if real else [])
+        extra = (["-H", (f"kvm:kernel_path={GUEST_DIR / 'vmlinuz'},initrd_path="
+                         f"{GUEST_DIR / 'initrd.img'},root_path=/dev/vda,kernel_args=quiet,"
+                         "migration_bandwidth=1000")] if real else [])
         c.init("--enabled-hypervisors", hv, "--enabled-disk-templates", "sharedfile,diskless",
                *extra)
         c.add_node("node2")
@@ -170,6 +200,11 @@ def node_migrate(root: Path, count: int, real: bool) -> float:
         c.destroy()
 
 
+def _median(rows: list[dict[str, Any]], key: str) -> float | None:
+    vals = [r[key] for r in rows if key in r]
+    return round(statistics.median(vals), 3) if vals else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
@@ -177,7 +212,7 @@ def main() -> int:
     ap.add_argument("--node-instances", type=int, default=10)
     ap.add_argument("--real-node-instances", type=int, default=10)
     args = ap.parse_args()
-    bare = [bare_once(args.accel, 47000 + i) for i in range(args.runs)]
+    bare = [bare_once(args.accel, _free_port()) for _ in range(args.runs)]
     bw = round(bare[0]["max_bandwidth_mib_s"])
     downtime = int(bare[0]["downtime_limit_ms"])
     with tempfile.TemporaryDirectory(prefix="gnt-bench-mig-") as d:
@@ -193,7 +228,9 @@ def main() -> int:
         "bare": {"median_wall_s": round(bare_wall, 3),
                  "downtime_ms": [r["downtime_ms"] for r in bare]},
         "gnt_instance_migrate": {"median_wall_s": round(gnt_wall, 3),
-                                 "downtime_ms": [r["downtime_ms"] for r in gnt]},
+                                 "downtime_ms": [r["downtime_ms"] for r in gnt],
+                                 "median_job_s": _median(gnt, "job_s"),
+                                 "median_exec_s": _median(gnt, "exec_s")},
         "ratio_wall_gnt_over_bare": round(gnt_wall / bare_wall, 2),
         "gnt_node_migrate_fake_s": {"instances": args.node_instances,
                                     "seconds": round(fake_s, 2)},

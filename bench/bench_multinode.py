@@ -2,7 +2,9 @@
 """Multi-node benchmark (issue 3): a 40-node fake-hypervisor cluster on this machine.
 
 Every node is a real ``gnt-noded`` with its own root and 127.x address,
-joined through ``gnt-node add --join-token``.  At each size (default 200
+joined through the token path (the join-mode daemons start in parallel, the
+``OP_NODE_ADD`` jobs are submitted together).  Instances are created by
+concurrent jobs submitted over LUXI (``create_s``, ``create_per_s``).  At each size (default 200
 and 2,000 instances, diskless, fake hypervisor, running) it measures, as
 the median of several runs:
 
@@ -12,7 +14,8 @@ the median of several runs:
 * ``verify``: ``gnt-cluster verify``;
 * ``config_write``: one config-changing job (``OP_TAGS_SET`` on the
   cluster) over LUXI, from submit to success: the job ends only once every
-  master candidate holds the new config;
+  master candidate holds the new config (checked: each candidate's
+  ``config.data`` has the master's serial when the job reports success);
 
 and once at the end ``failover``: ``kill -9`` of the master daemon, then
 ``gnt-cluster master-failover`` on a candidate until ``master-ping`` answers.
@@ -33,14 +36,16 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gnt.devcluster import LocalCluster  # noqa: E402
-from gnt.luxi.client import Client  # noqa: E402
-from gnt.opcodes.instance import OpInstanceCreate  # noqa: E402
+from gnt.devcluster import LocalCluster
+from gnt.luxi.client import Client
+from gnt.opcodes.instance import OpInstanceCreate
+from gnt.opcodes.node import OpNodeAdd
 
 GANETI_200 = {"instance_list": 0.25, "verify": 1.24}
 
@@ -83,6 +88,29 @@ def add_instances(c: LocalCluster, start: int, count: int, nodes: list[str]) -> 
     return time.perf_counter() - t
 
 
+def cluster_up(c: LocalCluster) -> None:
+    """Init on the first node; join the others (join-mode daemons started in parallel)."""
+    c.init("--enabled-hypervisors", "fake", "--enabled-disk-templates", "diskless,file")
+    with ThreadPoolExecutor(4) as pool:
+        tokens = list(pool.map(c.start_join_mode, c.nodes[1:]))
+    env = c.env()
+    os.environ.update(GNT_ROOT=env["GNT_ROOT"], GNT_HOSTNAME=env["GNT_HOSTNAME"])
+    with Client() as client:
+        res = client.submit_many_jobs([[OpNodeAdd(node_name=c.fqdn(n), join_token=tok)]
+                                       for n, tok in zip(c.nodes[1:], tokens)])
+        wait_jobs(client, [jid for ok, jid in res if ok])
+
+
+def serial(c: LocalCluster, node: str) -> int:
+    f = c.node_root(node) / "var/lib/ganeti/config.data"
+    return int(json.loads(f.read_text())["serial_no"])
+
+
+def candidates(c: LocalCluster) -> list[str]:
+    out = c.ok("gnt-node", "list", "--no-headers", "--separator=|", "-o", "name,role")
+    return [c.short(n) for n, r in (ln.split("|") for ln in out.split()) if r == "C"]
+
+
 def measure(c: LocalCluster, rounds: int) -> dict[str, float]:
     out = {
         "instance_list": timed(lambda: c.ok("gnt-instance", "list"), rounds),
@@ -97,7 +125,12 @@ def measure(c: LocalCluster, rounds: int) -> dict[str, float]:
             jid = client.submit_job([{"OP_ID": "OP_TAGS_SET", "kind": "cluster",
                                       "name": None, "tags": [f"bench{n[0]}"]}])
             wait_jobs(client, [jid])
+        want = serial(c, c.master_node)
+        behind = [n for n in cands if serial(c, n) != want]
+        if behind:
+            raise RuntimeError(f"config serial {want} missing on {behind} at job success")
 
+    cands = candidates(c)
     out["config_write"] = timed(config_write, rounds)
     return out
 
@@ -127,12 +160,13 @@ def main() -> int:
     result: dict[str, Any] = {"nodes": opts.nodes, "sizes": {}}
     try:
         t = time.perf_counter()
-        c.up("--enabled-hypervisors", "fake", "--enabled-disk-templates", "diskless,file")
+        cluster_up(c)
         result["cluster_up_s"] = round(time.perf_counter() - t, 1)
         have = 0
         for size in (int(s) for s in opts.sizes.split(",")):
-            result["sizes"][size] = {"create_s": round(add_instances(c, have, size - have,
-                                                                     nodes), 1)}
+            took = add_instances(c, have, size - have, nodes)
+            result["sizes"][size] = {"create_s": round(took, 1),
+                                     "create_per_s": round((size - have) / took, 1)}
             have = size
             figures = measure(c, opts.rounds)
             result["sizes"][size].update({k: round(v, 3) for k, v in figures.items()})

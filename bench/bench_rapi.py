@@ -67,8 +67,12 @@ def _insecure() -> ssl.SSLContext:
     return ctx
 
 
-def wait_jobs(c: httpx.Client, job_ids: list[int], timeout: float = 3600) -> None:
+def wait_jobs(c: httpx.Client, job_ids: list[int], timeout: float = 3600,
+              tolerate: bool = False) -> list[str]:
+    """Wait until the jobs end; raises RuntimeError on a failed job unless
+    ``tolerate``, then returns the failures (``"job N: opresult"``)."""
     deadline = time.monotonic() + timeout
+    failures: list[str] = []
     for job_id in job_ids:
         prev = None
         while True:
@@ -85,34 +89,52 @@ def wait_jobs(c: httpx.Client, job_ids: list[int], timeout: float = 3600) -> Non
             if prev[0] in FINAL:
                 if prev[0] != "success":
                     job = c.get(f"/2/jobs/{job_id}").json()
-                    raise RuntimeError(f"job {job_id}: {job['opresult']}")
+                    failures.append(f"job {job_id}: {job['opresult']}")
+                    if not tolerate:
+                        raise RuntimeError(failures[-1])
                 break
+    return failures
 
 
 #: Instances started (the node's memory holds about 180 fake 128 MiB ones);
 #: the others are created stopped.
 RUNNING = 100
+#: rounds of creating what is still missing (a failed creation is retried,
+#: and reported in the results)
+CREATE_ROUNDS = 3
 
 
-def ensure_instances(t: Target, prefix: str, count: int, batch: int = 100) -> list[str]:
+def ensure_instances(t: Target, prefix: str, count: int, batch: int = 100,
+                     failures: list[str] | None = None) -> list[str]:
     """Create instances ``<prefix>-<i>`` until ``count`` of them exist, the
-    first :data:`RUNNING` of them running."""
+    first :data:`RUNNING` of them running.  Failed creations are appended
+    to ``failures`` and retried (up to :data:`CREATE_ROUNDS` rounds); raises
+    RuntimeError if instances are still missing after that."""
+    names = [f"{prefix}-{i}" for i in range(count)]
     with t.client() as c:
-        existing = {i["id"] for i in c.get("/2/instances").json()}
-        names = [f"{prefix}-{i}" for i in range(count)]
-        todo = [n for n in names if n not in existing]
-        for start in range(0, len(todo), batch):
-            ids = []
-            for name in todo[start:start + batch]:
-                r = c.post("/2/instances", json={
-                    "__version__": 1, "mode": "create", "instance_name": name,
-                    "disk_template": "diskless", "disks": [], "nics": [{}],
-                    "os_type": "noop+default", "pnode": t.node, "hypervisor": "fake",
-                    "name_check": False, "ip_check": False,
-                    "start": int(name.rsplit("-", 1)[1]) < RUNNING})
-                r.raise_for_status()
-                ids.append(r.json())
-            wait_jobs(c, ids)
+        for _round in range(CREATE_ROUNDS):
+            existing = {i["id"].split(".", 1)[0] for i in c.get("/2/instances").json()}
+            todo = [n for n in names if n not in existing]
+            if not todo:
+                return names
+            for start in range(0, len(todo), batch):
+                ids = []
+                for name in todo[start:start + batch]:
+                    r = c.post("/2/instances", json={
+                        "__version__": 1, "mode": "create", "instance_name": name,
+                        "disk_template": "diskless", "disks": [], "nics": [{}],
+                        "os_type": "noop+default", "pnode": t.node, "hypervisor": "fake",
+                        "name_check": False, "ip_check": False,
+                        "start": int(name.rsplit("-", 1)[1]) < RUNNING})
+                    r.raise_for_status()
+                    ids.append(r.json())
+                failed = wait_jobs(c, ids, tolerate=True)
+                if failures is not None:
+                    failures.extend(failed)
+        existing = {i["id"].split(".", 1)[0] for i in c.get("/2/instances").json()}
+    missing = [n for n in names if n not in existing]
+    if missing:
+        raise RuntimeError(f"{len(missing)} instances could not be created: {failures}")
     return names
 
 
@@ -215,15 +237,27 @@ def anchor_available() -> bool:
     return r.status_code == 200
 
 
+def _progress(t: Target, out: dict[str, Any]) -> None:
+    """The results so far on stderr (a late failure keeps the earlier figures)."""
+    print(f"[{t.name}] {json.dumps(out)}", file=sys.stderr, flush=True)
+
+
 def measure(t: Target, sizes: list[int], requests: int, concurrency: int,
             jobs: int, cleanup: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"job_submission": bench_submit(t, jobs)}
+    _progress(t, out)
     created: list[str] = []
     for size in sizes:
         t0 = time.perf_counter()
-        created = ensure_instances(t, "rapibench", size)
+        failures: list[str] = []
+        created = ensure_instances(t, "rapibench", size, failures=failures)
         out[f"create_{size}_s"] = round(time.perf_counter() - t0, 1)
+        if failures:
+            out[f"create_{size}_failed_jobs"] = {"count": len(failures),
+                                                 "first": failures[:3]}
+        _progress(t, out)
         out[f"list_bulk_{size}"] = bench_list(t, requests, concurrency, size)
+        _progress(t, out)
     if cleanup and created:
         remove_instances(t, created)
     return out
@@ -247,6 +281,13 @@ def main() -> int:
         cluster, _daemon, target = gnt_target(root)
         results["gnt"] = measure(target, sizes, opts.requests, opts.concurrency, opts.jobs,
                                  cleanup=False)
+    except BaseException:
+        logs = root / "var/log/ganeti"
+        if logs.exists():  # the master's log says why a job failed
+            kept = Path(tempfile.mkdtemp(prefix="gnt-rapibench-logs-"))
+            shutil.copytree(logs, kept, dirs_exist_ok=True)
+            print(f"daemon logs kept in {kept}", file=sys.stderr)
+        raise
     finally:
         if cluster is not None:
             RapiDaemon(cluster).stop()

@@ -156,12 +156,12 @@ def init_cluster(params: InitParams) -> ConfigData:
         for key, value in compute_values(data).items():
             atomic_write(p.ssconf_file(key), value + "\n")
         daemon_util.start(daemon_util.NODED)
-        daemon_util.start(daemon_util.MASTERD)
+        daemon_util.start_master()
     except BaseException:
         log.debug("Cluster init failed, cleaning up", exc_info=True)
-        for d in (daemon_util.MASTERD, daemon_util.NODED):
+        for daemon in (daemon_util.RAPI, daemon_util.MASTERD, daemon_util.NODED):
             try:
-                daemon_util.stop(d, timeout=10)
+                daemon_util.stop(daemon, timeout=10)
             except errors.GntError:
                 pass
         p.cluster_conf_file.unlink(missing_ok=True)

@@ -470,3 +470,13 @@ HOTPLUG_ACTION_REMOVE = "hotremove"
 HOTPLUG_ACTION_MODIFY = "hotmod"
 HOTPLUG_TARGET_DISK = "disk"
 HOTPLUG_TARGET_NIC = "nic"
+
+# --- instance move (gnt-instance move) ---
+#: disk templates ``move`` copies (Ganeti's DTS_COPYABLE: local, not shared between nodes)
+DTS_COPYABLE = (DT_PLAIN, DT_FILE)
+
+# Disk template conversion and detached disks (gnt-instance modify -t / --disk attach|detach)
+DTS_LVM = (DT_PLAIN, DT_DRBD8)
+DTS_NOT_CONVERTIBLE_FROM = (DT_DISKLESS,)
+DTS_NOT_CONVERTIBLE_TO = (DT_DISKLESS, DT_BLOCK)
+DTS_INSTANCE_DEPENDENT_PATH = (DT_FILE, DT_SHARED_FILE)

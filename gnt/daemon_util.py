@@ -1,8 +1,13 @@
 """``gnt-daemon-util``: start, stop and check gnt's daemons on this node.
 
-Ganeti's ``daemon-util`` equivalent.  Daemons: ``ganeti-noded`` (every node)
-and ``ganeti-masterd`` (master only).  Each is started with this process's
-environment (``GNT_ROOT``, ``GNT_HOSTNAME``).
+Ganeti's ``daemon-util`` equivalent.  Daemons: ``ganeti-noded`` (every node),
+``ganeti-masterd`` and ``ganeti-rapi`` (the master role: master only).  Each
+is started with this process's environment (``GNT_ROOT``, ``GNT_HOSTNAME``).
+
+As in Ganeti, ``start-master``/``stop-master`` start and stop the whole
+master role (the master daemon and RAPI, started together; RAPI stopped
+first); ``gnt-cluster init`` and ``master-failover`` start it.
+``start-all`` starts the node daemon and, on the master, the master role.
 """
 
 from __future__ import annotations
@@ -10,14 +15,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
+from collections.abc import Callable
 
 from gnt import errors
 from gnt.daemon import control
 
 NODED = "ganeti-noded"
 MASTERD = "ganeti-masterd"
-_MODULES = {NODED: "gnt.noded.daemon", MASTERD: "gnt.masterd.daemon"}
-START_ORDER = (NODED, MASTERD)
+RAPI = "ganeti-rapi"
+_MODULES = {NODED: "gnt.noded.daemon", MASTERD: "gnt.masterd.daemon",
+            RAPI: "gnt.rapi.daemon"}
+#: the daemons of the master role, in start order
+MASTER_ROLE = (MASTERD, RAPI)
+START_ORDER = (NODED, *MASTER_ROLE)
 
 
 def daemon_argv(name: str, extra: list[str] | None = None) -> list[str]:
@@ -37,9 +48,55 @@ def stop(name: str, timeout: float = 30.0) -> bool:
     return control.stop_daemon(name, timeout)
 
 
+def start_master(extra: list[str] | None = None,
+                 on_rapi_error: Callable[[errors.GntError], None] | None = None) -> None:
+    """Start the master role: the master daemon (with ``extra`` arguments,
+    e.g. ``--no-voting --yes-do-it``) and RAPI, both at once (RAPI needs the
+    master daemon only to answer requests, not to start).
+
+    Raises :class:`errors.CommandError` if one fails (the master daemon
+    refuses to start on a node that is not the master, and so does RAPI);
+    with ``on_rapi_error``, a RAPI failure is passed to it instead.
+    """
+    rapi_errors: list[errors.GntError] = []
+
+    def _start_rapi() -> None:
+        try:
+            start(RAPI)
+        except errors.GntError as err:
+            rapi_errors.append(err)
+
+    rapi = threading.Thread(target=_start_rapi, name="start-rapi")
+    rapi.start()
+    try:
+        start(MASTERD, extra)
+    finally:
+        rapi.join()
+    if rapi_errors:
+        if on_rapi_error is None:
+            raise rapi_errors[0]
+        on_rapi_error(rapi_errors[0])
+
+
+def stop_master(timeout: float = 30.0) -> None:
+    """Stop the master role on this node (RAPI first, then the master daemon)."""
+    for name in reversed(MASTER_ROLE):
+        stop(name, timeout)
+
+
+def is_master() -> bool:
+    """Whether this node's ssconf names it as the master."""
+    from gnt import netutils
+    from gnt.config import ssconf
+
+    return ssconf.master_node() == netutils.my_hostname()
+
+
 def start_all() -> None:
-    for name in START_ORDER:
-        start(name)
+    """Start the node daemon and, on the master, the master role."""
+    start(NODED)
+    if is_master():
+        start_master()
 
 
 def stop_all() -> None:
@@ -68,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         elif opts.action == "stop-all":
             stop_all()
         elif opts.action == "start-master":
-            start(MASTERD, opts.extra)
+            start_master([a for a in (opts.daemon, *opts.extra) if a])
         elif opts.action == "stop-master":
-            stop(MASTERD)
+            stop_master()
     except errors.GntError as err:
         print(f"Error: {err}", file=sys.stderr)
         return 1

@@ -6,10 +6,17 @@
 address (``port`` 0 picks a free one), serve until :meth:`HttpsServer.stop`
 (signals are left to :mod:`gnt.daemon.signals`), or serve in a thread for
 tests.  Subclasses say how to build the TLS context and the uvicorn config.
+
+The TLS handshake is run by :class:`TlsAcceptor` (``loop.start_tls``) rather
+than by asyncio's server, so that a refused handshake (no client
+certificate, a certificate of another cluster, not TLS at all) is logged
+with the peer's address and OpenSSL's reason; asyncio only logs those in
+debug mode.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import socket
@@ -42,11 +49,142 @@ class _Uvicorn(uvicorn.Server):
         yield  # gnt.daemon.signals handles them and calls HttpsServer.stop()
 
 
+HANDSHAKE_TIMEOUT = 30.0  # seconds a client gets to finish the TLS handshake
+
+
+def describe_tls_error(err: BaseException) -> str:
+    """A short reason for a failed handshake, e.g. ``"certificate verify failed:
+    self-signed certificate"`` or ``"peer did not return a certificate"``."""
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {err.verify_message}"
+    if isinstance(err, ssl.SSLError) and err.reason:
+        return err.reason.lower().replace("_", " ")
+    if isinstance(err, TimeoutError):
+        return f"no handshake within {HANDSHAKE_TIMEOUT:g}s"
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def _peer(transport: asyncio.BaseTransport) -> str:
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
+
+
+class TlsAcceptor(asyncio.Protocol):
+    """The protocol of a freshly accepted TCP connection: runs the server
+    side of the TLS handshake with ``ctx`` and hands the TLS transport to
+    ``inner`` (the HTTP protocol, built by ``inner_factory``); a failed
+    handshake is logged (``label``, peer address, reason) and the connection
+    closed.  Peers that close before sending anything are logged at debug
+    level only (port probes).
+    """
+
+    def __init__(self, inner_factory: Callable[[], asyncio.Protocol], ctx: ssl.SSLContext,
+                 label: str) -> None:
+        self._inner_factory = inner_factory
+        self._ctx = ctx
+        self._label = label
+        self._task: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()  # start_tls takes over reading
+        self._task = asyncio.get_running_loop().create_task(self._handshake(transport))
+
+    async def _handshake(self, transport: asyncio.Transport) -> None:
+        peer = _peer(transport)
+        inner = _HandOver(self._inner_factory())
+        try:
+            tls = await asyncio.get_running_loop().start_tls(
+                transport, inner, self._ctx, server_side=True,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+        except OSError as err:  # ssl.SSLError, TimeoutError and resets are OSErrors
+            transport.close()
+            if isinstance(err, ConnectionError) and not isinstance(err, ssl.SSLError):
+                log.debug("%s: %s closed the connection during the TLS handshake",
+                          self._label, peer)
+                return
+            log.warning("%s: rejected TLS handshake from %s: %s", self._label, peer,
+                        describe_tls_error(err))
+            return
+        if tls is None:  # the peer went away before the handshake ended
+            log.debug("%s: %s closed the connection during the TLS handshake",
+                      self._label, peer)
+            transport.close()
+            return
+        inner.start(tls)
+
+    def data_received(self, data: bytes) -> None:  # not reached: reading is paused
+        pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+
+class _HandOver(asyncio.Protocol):
+    """Between ``start_tls`` and :meth:`start`: asyncio may already deliver
+    decrypted data (the client's first request) before ``start_tls`` returns
+    the transport; keep those events and replay them to ``inner`` once it
+    has its ``connection_made``, then forward everything."""
+
+    def __init__(self, inner: asyncio.Protocol) -> None:
+        self.inner = inner
+        self._backlog: list[Callable[[], object]] | None = []
+
+    def start(self, transport: asyncio.BaseTransport) -> None:
+        self.inner.connection_made(transport)
+        backlog, self._backlog = self._backlog or [], None
+        for event in backlog:
+            event()
+
+    def _event(self, fn: Callable[..., object], *args: Any) -> None:
+        if self._backlog is None:
+            fn(*args)
+        else:
+            self._backlog.append(lambda: fn(*args))
+
+    def data_received(self, data: bytes) -> None:
+        if self._backlog is None:  # the hot path
+            self.inner.data_received(data)
+        else:
+            self._event(self.inner.data_received, data)
+
+    def eof_received(self) -> bool | None:
+        if self._backlog is None:
+            return self.inner.eof_received()
+        self._event(self.inner.eof_received)
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._event(self.inner.connection_lost, exc)
+
+    def pause_writing(self) -> None:
+        self._event(self.inner.pause_writing)
+
+    def resume_writing(self) -> None:
+        self._event(self.inner.resume_writing)
+
+
+class TlsProtocolFactory:
+    """A uvicorn ``http`` protocol factory: :class:`TlsAcceptor` in front of
+    ``http`` (uvicorn calls it with the keyword arguments of ``http``)."""
+
+    def __init__(self, http: type, ctx: ssl.SSLContext, label: str) -> None:
+        self.http, self.ctx, self.label = http, ctx, label
+
+    def __call__(self, **kwargs: Any) -> asyncio.Protocol:
+        return TlsAcceptor(lambda: self.http(**kwargs), self.ctx, self.label)
+
+
 def uvicorn_config(app: Any, ctx: ssl.SSLContext, http: type, keepalive: int,
-                   graceful: int, **extra: Any) -> uvicorn.Config:
-    """uvicorn's config as gnt's daemons use it: TLS context ``ctx``, our own
-    logging, no lifespan, no server header; ``keepalive``/``graceful`` in seconds."""
-    return uvicorn.Config(app, ssl_context_factory=lambda _config, _default: ctx, http=http,
+                   graceful: int, label: str = "HTTPS server", **extra: Any) -> uvicorn.Config:
+    """uvicorn's config as gnt's daemons use it: TLS with context ``ctx`` run by
+    :class:`TlsAcceptor` (``label`` names the server in its log lines), our
+    own logging, no lifespan, no server header; ``keepalive``/``graceful`` in
+    seconds."""
+    return uvicorn.Config(app, http=TlsProtocolFactory(http, ctx, label),  # type: ignore[arg-type]
                           loop="asyncio", lifespan="off", log_config=None, access_log=False,
                           server_header=False, timeout_keep_alive=keepalive,
                           timeout_graceful_shutdown=graceful, **extra)
@@ -124,7 +262,10 @@ class HttpsServer:
         ctx = self._tls_context()
         self._sock = self._bind()
         self._port = int(self._sock.getsockname()[1])
-        self._server = _Uvicorn(self._uvicorn_config(ctx), self._notify_ready)
+        config = self._uvicorn_config(ctx)
+        if isinstance(config.http, TlsProtocolFactory):
+            config.http.label = self.LABEL  # name this server in rejected-handshake lines
+        self._server = _Uvicorn(config, self._notify_ready)
         if self._stop_requested:
             self._server.should_exit = True
 

@@ -15,12 +15,14 @@ dead).  Steps, as Ganeti's:
    candidates and ssconf to every node;
 6. this node's master daemon starts on the replicated job queue: queued
    jobs run, jobs that were running fail with "Unclean master daemon
-   shutdown".
+   shutdown"; then its RAPI daemon (the old master's stops once its ssconf
+   names the new master, see :mod:`gnt.rapi.daemon`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -123,6 +125,26 @@ def master_failover(no_voting: bool = False, feedback: Feedback = print) -> str:
                      f"{', '.join(sorted(cfg.data.nodes[u].name for u in stale))};"
                      " they will be updated when they return")
     extra = ["--no-voting", "--yes-do-it"] if no_voting else []
-    daemon_util.start(daemon_util.MASTERD, extra)
+    # RAPI only needs ssconf naming this node (pushed above): it starts while the
+    # master daemon does, so the failover waits for the slower one, not for both
+    rapi: dict[str, BaseException] = {}
+
+    def start_rapi() -> None:
+        try:
+            daemon_util.start(daemon_util.RAPI)
+        except BaseException as err:  # noqa: BLE001 - reported below
+            rapi["error"] = err
+
+    rapi_thread = threading.Thread(target=start_rapi, name="start-rapi")
+    rapi_thread.start()
+    try:
+        daemon_util.start(daemon_util.MASTERD, extra)
+    finally:
+        rapi_thread.join()
+    err = rapi.get("error")
+    if isinstance(err, errors.GntError):  # the master role moved; RAPI can be started later
+        feedback(f"Warning: could not start the RAPI daemon: {err}")
+    elif err is not None:
+        raise err
     log.info("Master failover from %s to %s done (root %s)", old_name, me, p.root)
     return old_name

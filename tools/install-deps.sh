@@ -22,6 +22,9 @@ PACKAGES=(
   python3-ganeti-rapi  # Ganeti's RAPI client: compat test of gnt-rapi
   ganeti-os-noop    # third-party OS definition used unchanged (tests/integration/test_os_noop.py)
   ganeti-instance-debootstrap  # third-party OS definition used unchanged (tests/e2e/test_os_debootstrap.py)
+  openssh-client    # ssh: gnt-node add reaches a new node over SSH
+  openssh-server    # sshd for tests/integration/test_join_ssh.py (its own sshd per test; the
+                    # system service stays off, see below)
   "$@"
 )
 
@@ -42,6 +45,18 @@ if (( EUID != 0 )); then
 fi
 
 echo "install-deps: installing ${missing[*]}"
+# openssh-server is here for the tests, which run their own sshd on a node's
+# 127.x address: when this script installs it, the system service must not
+# start (nor listen on 0.0.0.0:22).  Debian's ssh.service and init script do
+# nothing while /etc/ssh/sshd_not_to_be_run exists.
+if [[ " ${missing[*]} " == *" openssh-server "* ]]; then
+  mkdir -p /etc/ssh
+  touch /etc/ssh/sshd_not_to_be_run
+fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null \
+    && [[ -d /run/systemd/system ]]; then
+  systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+fi

@@ -12,47 +12,84 @@
 The per-tool modules (``gnt_cluster``, ``gnt_instance``, ...) build on these.
 """
 
-from gnt.cli.base import (
-    ARGS_ANY,
-    ARGS_MANY_GROUPS,
-    ARGS_MANY_INSTANCES,
-    ARGS_MANY_JOBS,
-    ARGS_MANY_NODES,
-    ARGS_NONE,
-    ARGS_ONE,
-    ARGS_ONE_GROUP,
-    ARGS_ONE_INSTANCE,
-    ARGS_ONE_JOB,
-    ARGS_ONE_NODE,
-    ARGS_ONE_OS,
-    Arg,
-    Command,
-    args_at_least,
-    args_fixed,
-    get_client,
-    run,
-)
-from gnt.cli.errfmt import (
-    EXIT_CONFIRMATION,
-    EXIT_FAILURE,
-    EXIT_NOTCLUSTER,
-    EXIT_NOTMASTER,
-    EXIT_SUCCESS,
-    EXIT_UNKNOWN_FIELD,
-    format_error,
-)
-from gnt.cli.jobs import (
-    JobExecutor,
-    JobSubmitted,
-    poll_job,
-    run_job,
-    run_opcode,
-    send_job,
-    set_generic_opcode_opts,
-    submit_many,
-    submit_opcode,
-)
-from gnt.cli.output import print_generic_info, to_stderr, to_stdout
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gnt.cli.base import (
+        ARGS_ANY,
+        ARGS_MANY_GROUPS,
+        ARGS_MANY_INSTANCES,
+        ARGS_MANY_JOBS,
+        ARGS_MANY_NODES,
+        ARGS_NONE,
+        ARGS_ONE,
+        ARGS_ONE_GROUP,
+        ARGS_ONE_INSTANCE,
+        ARGS_ONE_JOB,
+        ARGS_ONE_NODE,
+        ARGS_ONE_OS,
+        Arg,
+        Command,
+        args_at_least,
+        args_fixed,
+        get_client,
+        run,
+    )
+    from gnt.cli.errfmt import (
+        EXIT_CONFIRMATION,
+        EXIT_FAILURE,
+        EXIT_NOTCLUSTER,
+        EXIT_NOTMASTER,
+        EXIT_SUCCESS,
+        EXIT_UNKNOWN_FIELD,
+        format_error,
+    )
+    from gnt.cli.jobs import (
+        JobExecutor,
+        JobSubmitted,
+        poll_job,
+        run_job,
+        run_opcode,
+        send_job,
+        set_generic_opcode_opts,
+        submit_many,
+        submit_opcode,
+    )
+    from gnt.cli.output import print_generic_info, to_stderr, to_stdout
+
+# The names below are loaded on first use (PEP 562): importing one module of this
+# package (e.g. gnt.cli.table for `gnt-instance list`) must not import the others.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys([
+        "ARGS_ANY", "ARGS_MANY_GROUPS", "ARGS_MANY_INSTANCES", "ARGS_MANY_JOBS",
+        "ARGS_MANY_NODES", "ARGS_NONE", "ARGS_ONE", "ARGS_ONE_GROUP", "ARGS_ONE_INSTANCE",
+        "ARGS_ONE_JOB", "ARGS_ONE_NODE", "ARGS_ONE_OS", "Arg", "Command", "args_at_least",
+        "args_fixed", "get_client", "run"
+    ], "gnt.cli.base"),
+    **dict.fromkeys([
+        "EXIT_CONFIRMATION", "EXIT_FAILURE", "EXIT_NOTCLUSTER", "EXIT_NOTMASTER",
+        "EXIT_SUCCESS", "EXIT_UNKNOWN_FIELD", "format_error"
+    ], "gnt.cli.errfmt"),
+    **dict.fromkeys([
+        "JobExecutor", "JobSubmitted", "poll_job", "run_job", "run_opcode", "send_job",
+        "set_generic_opcode_opts", "submit_many", "submit_opcode"
+    ], "gnt.cli.jobs"),
+    **dict.fromkeys([
+        "print_generic_info", "to_stderr", "to_stdout"
+    ], "gnt.cli.output"),
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gnt.cli' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ARGS_ANY", "ARGS_MANY_GROUPS", "ARGS_MANY_INSTANCES", "ARGS_MANY_JOBS", "ARGS_MANY_NODES",

@@ -39,9 +39,10 @@ from gnt import constants as C
 from gnt import errors, paths
 from gnt.cli.errfmt import EXIT_FAILURE, EXIT_SUCCESS, format_error
 from gnt.cli.jobs import JobSubmitted
+from gnt.cli.lazy import CommandTable
 from gnt.cli.options import COMMON_OPTS, Option
 from gnt.cli.output import OutputClosed, to_stderr, to_stdout
-from gnt.luxi import Client
+from gnt.luxi.client import Client
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +229,14 @@ def _attach_dash_values(parser: argparse.ArgumentParser, argv: list[str],
 
 def _resolve(name: str, commands: Mapping[str, Command],
              aliases: Mapping[str, str]) -> str | None:
+    if isinstance(commands, CommandTable):
+        if name in aliases:
+            name = aliases[name]
+        # imports only the module defining the command
+        target = commands.lookup(name)
+        if target is None and name in aliases.values():
+            raise errors.ProgrammerError(f"Alias maps to unknown command '{name}'")
+        return target
     if name in commands:
         return name
     if name in aliases:

@@ -6,16 +6,21 @@ import argparse
 import time
 from typing import Any
 
-from gnt import bootstrap, errors
 from gnt import constants as C
-from gnt.cli import cluster_crypto, cluster_ipolicy, cluster_master
+from gnt import errors
+from gnt.cli import cluster_ipolicy
 from gnt.cli import options as O
 from gnt.cli.base import ARGS_NONE, ARGS_ONE, Command, get_client, run
 from gnt.cli.jobs import poll_job, submit_opcode
+from gnt.cli.lazy import CommandTable, lazy_module, lazy_tag_commands
 from gnt.cli.output import format_generic_info, to_stdout
-from gnt.cli.tags import tag_commands
-from gnt.config import ssconf
-from gnt.opcodes import cluster as ops
+
+# imported on first use: a subcommand loads only the modules it needs
+ops = lazy_module("gnt.opcodes.cluster")
+bootstrap = lazy_module("gnt.bootstrap")
+ssconf = lazy_module("gnt.config.ssconf")
+cluster_crypto = lazy_module("gnt.cli.cluster_crypto")
+cluster_master = lazy_module("gnt.cli.cluster_master")
 
 ENABLED_HV_OPT = O.Option("--enabled-hypervisors", dest="enabled_hypervisors", default=None,
                           type=O.TYPE_LIST, metavar="<hvlist>",
@@ -258,7 +263,7 @@ def redist_conf(opts: argparse.Namespace, args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {
+COMMANDS = CommandTable({
     "init": Command(init_cluster, ARGS_ONE, [
         O.BACKEND_OPT, CP_SIZE_OPT, ENABLED_DT_OPT, ENABLED_HV_OPT, O.HVLIST_OPT,
         O.NIC_PARAMS_OPT, O.DISK_PARAMS_OPT, O.NODE_PARAMS_OPT, MAC_PREFIX_OPT,
@@ -288,10 +293,10 @@ COMMANDS = {
     "redist-conf": Command(redist_conf, ARGS_NONE, [*O.JOB_OPTS], "",
                            "Forces a push of the configuration file and ssconf files to the"
                            " nodes in the cluster"),
-    **cluster_master.COMMANDS,
-    **cluster_crypto.COMMANDS,
-    **tag_commands(C.TAG_CLUSTER),
-}
+})
+COMMANDS.update(cluster_master.COMMANDS)
+COMMANDS.update(cluster_crypto.COMMANDS)
+COMMANDS.update(lazy_tag_commands(C.TAG_CLUSTER))
 
 
 def main(argv: list[str] | None = None) -> int:

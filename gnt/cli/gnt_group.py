@@ -19,11 +19,13 @@ from gnt.cli.base import (
 )
 from gnt.cli.infofmt import format_params_dict_info, format_policy_info, query_named
 from gnt.cli.jobs import submit_opcode
+from gnt.cli.lazy import CommandTable, lazy_module, lazy_tag_commands
 from gnt.cli.output import format_generic_info, to_stderr, to_stdout
 from gnt.cli.table import generic_list, generic_list_fields
-from gnt.cli.tags import tag_commands
-from gnt.opcodes import group as ops
-from gnt.query.group import DEFAULT_FIELDS
+from gnt.query.defaults import GROUP as DEFAULT_FIELDS
+
+# imported on first use: a subcommand loads only the modules it needs
+ops = lazy_module("gnt.opcodes.group")
 
 ALLOC_POLICY_OPT = O.Option("--alloc-policy", dest="alloc_policy", default=None,
                             choices=list(C.VALID_ALLOC_POLICIES), metavar="<policy>",
@@ -173,7 +175,7 @@ def rename_group(opts: argparse.Namespace, args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {
+COMMANDS = CommandTable({
     "add": Command(add_group, ARGS_ONE_GROUP, [
         O.DRY_RUN_OPT, ALLOC_POLICY_OPT, O.NODE_PARAMS_OPT, O.DISK_PARAMS_OPT,
         O.PRIORITY_OPT, *O.SUBMIT_OPTS, *INSTANCE_POLICY_OPTS],
@@ -201,8 +203,8 @@ COMMANDS = {
         "[--dry-run] <old-name> <new-name>", "Rename a node group"),
     "info": Command(show_info, ARGS_MANY_GROUPS, [], "[<group>...]",
                     "Show group information"),
-    **tag_commands(C.TAG_NODEGROUP),
-}
+})
+COMMANDS.update(lazy_tag_commands(C.TAG_NODEGROUP))
 
 
 def main(argv: list[str] | None = None) -> int:

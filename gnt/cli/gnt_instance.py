@@ -5,21 +5,33 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import subprocess
 from typing import Any
 
 from gnt import constants as C
-from gnt import errors, netutils
-from gnt.cli import instance_mobility, instance_modify
+from gnt import errors
 from gnt.cli import options as O
 from gnt.cli.base import ARGS_ANY, ARGS_MANY_INSTANCES, ARGS_ONE_INSTANCE, Command, get_client, run
 from gnt.cli.confirm import ask_user
+from gnt.cli.instance_common import (
+    FILESTORE_DIR_OPT,
+    FILESTORE_DRIVER_OPT,
+    FORCE_MULTIPLE_OPT,
+    FORCE_VARIANT_OPT,
+    SELECTOR_OPTS,
+)
+from gnt.cli.instance_common import expand_names as _expand_names
 from gnt.cli.jobs import submit_many, submit_opcode
+from gnt.cli.lazy import CommandTable, lazy_module, lazy_tag_commands
 from gnt.cli.output import format_generic_info, to_stdout
 from gnt.cli.table import generic_list, generic_list_fields
-from gnt.cli.tags import tag_commands
-from gnt.opcodes import instance as ops
-from gnt.query.instance import DEFAULT_FIELDS
+from gnt.query.defaults import INSTANCE as DEFAULT_FIELDS
+
+# imported on first use: a subcommand loads only the modules it needs
+ops = lazy_module("gnt.opcodes.instance")
+instance_mobility = lazy_module("gnt.cli.instance_mobility")
+instance_modify = lazy_module("gnt.cli.instance_modify")
+netutils = lazy_module("gnt.netutils")
+subprocess = lazy_module("subprocess")
 
 NAME_CHECK_OPT = O.Option("--no-name-check", dest="name_check", default=True,
                           action="store_false", help="Don't check that the instance's name"
@@ -30,14 +42,6 @@ IP_CHECK_OPT = O.Option("--no-ip-check", dest="ip_check", default=True,
 NO_INSTALL_OPT = O.Option("--no-install", dest="no_install", default=False,
                           action="store_true", help="Do not install the OS (will enable"
                           " no-start)")
-FILESTORE_DIR_OPT = O.Option("--file-storage-dir", dest="file_storage_dir", default=None,
-                             metavar="<DIR>", help="Relative path under default cluster-wide"
-                             " file storage dir to store file-based disks")
-FILESTORE_DRIVER_OPT = O.Option("--file-driver", dest="file_driver", default=None,
-                                choices=list(C.FILE_DRIVERS),
-                                help="Driver to use for image files")
-FORCE_VARIANT_OPT = O.Option("--force-variant", dest="force_variant", default=False,
-                             action="store_true", help="Force an unknown variant")
 REBOOT_TYPE_OPT = O.Option("-t", "--type", dest="reboot_type", default=C.INSTANCE_REBOOT_HARD,
                            choices=list(C.REBOOT_TYPES),
                            help="Type of reboot: soft/hard/full")
@@ -63,9 +67,6 @@ STATIC_OPT = O.Option("-s", "--static", dest="static", default=False, action="st
 ALL_OPT = O.Option("--all", dest="show_all", default=False, action="store_true",
                    help="Show info on all instances on the cluster. This can take a long"
                    " time to run, use wisely")
-FORCE_MULTIPLE_OPT = O.Option("--force-multiple", dest="force_multiple", default=False,
-                              action="store_true", help="Do not ask for confirmation when"
-                              " more than one instance is affected")
 TAGS_OPT = O.Option("--tags", dest="tags", default=None,
                     help="Comma-separated list of instance tags")
 
@@ -118,37 +119,6 @@ def add_instance(opts: argparse.Namespace, args: list[str]) -> int:
         tags=opts.tags.split(",") if opts.tags else [], ignore_ipolicy=opts.ignore_ipolicy)
     submit_opcode(get_client(), op, opts)
     return 0
-
-
-def _expand_names(client: Any, opts: argparse.Namespace, args: list[str]) -> list[str]:
-    """Instance names from the mass selectors (Ganeti's ``_ExpandMultiNames``)."""
-    mode = getattr(opts, "multi_mode", "instance")
-    if mode == "instance":
-        if not args:
-            raise errors.OpPrereqError("No instance names given", errors.ECODE_INVAL)
-        return list(args)
-    resp = client.query("instance", ["name", "pnode", "snodes", "tags"], None)
-    rows = [[v for _, v in row] for row in resp["data"]]
-    if mode == "all":
-        if args:
-            raise errors.OpPrereqError("No arguments expected with --all", errors.ECODE_INVAL)
-        return [r[0] for r in rows]
-    if not args:
-        raise errors.OpPrereqError(f"No {mode} names given", errors.ECODE_INVAL)
-    wanted = set(args)
-    if mode in ("node", "primary", "secondary"):
-        short = {a.split(".")[0] for a in wanted}
-        def on(n: str) -> bool:
-            return n in wanted or n.split(".")[0] in short
-        out = []
-        for name, pnode, snodes, _tags in rows:
-            if (mode in ("node", "primary") and on(pnode)) or (
-                    mode in ("node", "secondary") and any(on(s) for s in snodes or [])):
-                out.append(name)
-        return out
-    if mode == "tags":
-        return [r[0] for r in rows if wanted & set(r[3] or [])]
-    raise errors.ProgrammerError(f"Unknown selection mode {mode}")
 
 
 def _confirm_many(opts: argparse.Namespace, action: str, names: list[str]) -> bool:
@@ -273,22 +243,9 @@ def console(opts: argparse.Namespace, args: list[str]) -> int:
 
 # --- selectors for mass operations ---
 
-def _selector(flag: str, mode: str, help_: str) -> O.Option:
-    return O.Option(flag, dest="multi_mode", action="store_const", const=mode,
-                    default="instance", help=help_)
+MULTI_OPTS = [*SELECTOR_OPTS, FORCE_MULTIPLE_OPT]
 
-
-MULTI_OPTS = [
-    _selector("--node", "node", "Filter by nodes (primary and secondary)"),
-    _selector("--primary", "primary", "Filter by nodes (primary only)"),
-    _selector("--secondary", "secondary", "Filter by nodes (secondary only)"),
-    _selector("--all", "all", "Select all instances"),
-    _selector("--tags", "tags", "Filter by instance tags"),
-    _selector("--instance", "instance", "Filter by instance name [default]"),
-    FORCE_MULTIPLE_OPT,
-]
-
-COMMANDS = {
+COMMANDS = CommandTable({
     "add": Command(add_instance, ARGS_ONE_INSTANCE, [
         O.BACKEND_OPT, O.DISK_OPT, O.DISK_TEMPLATE_OPT, FILESTORE_DIR_OPT,
         FILESTORE_DRIVER_OPT, O.HYPERVISOR_OPT, O.IALLOCATOR_OPT, IP_CHECK_OPT, NAME_CHECK_OPT,
@@ -319,8 +276,8 @@ COMMANDS = {
                            "[fields...]", "Lists all available fields for instances"),
     "console": Command(console, ARGS_ONE_INSTANCE, [SHOWCMD_OPT],
                        "[--show-cmd] <instance>", "Opens a console on the specified instance"),
-    **tag_commands(C.TAG_INSTANCE),
-}
+})
+COMMANDS.update(lazy_tag_commands(C.TAG_INSTANCE))
 COMMANDS.update(instance_mobility.COMMANDS)
 COMMANDS.update(instance_modify.COMMANDS)
 

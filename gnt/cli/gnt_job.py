@@ -19,7 +19,7 @@ from gnt.cli.base import (
 from gnt.cli.jobs import poll_job
 from gnt.cli.output import format_log_message, format_timestamp, to_stdout
 from gnt.cli.table import generic_list, generic_list_fields
-from gnt.query.job import DEFAULT_FIELDS
+from gnt.query.defaults import JOB as DEFAULT_FIELDS
 
 _STATUS_FILTERS = {"pending": ["queued", "waiting"], "running": ["running"],
                    "error": ["error"], "finished": ["success", "error", "canceled"]}

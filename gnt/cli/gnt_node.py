@@ -6,17 +6,19 @@ import argparse
 from typing import Any
 
 from gnt import constants as C
-from gnt import netutils
-from gnt.cli import node_mobility
 from gnt.cli import options as O
 from gnt.cli.base import ARGS_ANY, ARGS_MANY_NODES, ARGS_ONE_NODE, Command, get_client, run
 from gnt.cli.infofmt import format_params_dict_info, query_named
 from gnt.cli.jobs import submit_opcode
+from gnt.cli.lazy import CommandTable, lazy_module, lazy_tag_commands
 from gnt.cli.output import format_generic_info, to_stderr, to_stdout
 from gnt.cli.table import generate_table, generic_list, generic_list_fields
-from gnt.cli.tags import tag_commands
-from gnt.opcodes import node as ops
-from gnt.query.node import DEFAULT_FIELDS
+from gnt.query.defaults import NODE as DEFAULT_FIELDS
+
+# imported on first use: a subcommand loads only the modules it needs
+ops = lazy_module("gnt.opcodes.node")
+netutils = lazy_module("gnt.netutils")
+node_mobility = lazy_module("gnt.cli.node_mobility")
 
 #: default fields of ``volumes`` and ``list-storage``, and their headers
 VOLUME_FIELDS = ["node", "phys", "vg", "name", "size", "instance"]
@@ -195,7 +197,7 @@ def list_storage(opts: argparse.Namespace, args: list[str]) -> int:
 
 TABLE_OPTS = [O.NOHDR_OPT, O.SEP_OPT, O.USEUNITS_OPT, O.FIELDS_OPT, O.PRIORITY_OPT]
 
-COMMANDS = {
+COMMANDS = CommandTable({
     "add": Command(add_node, ARGS_ONE_NODE, [
         SECONDARY_IP_OPT, READD_OPT, NOSSH_KEYCHECK_OPT, FORCE_JOIN_OPT, NONODE_SETUP_OPT,
         O.VERBOSE_OPT, O.NODEGROUP_OPT, O.PRIORITY_OPT, CAPAB_MASTER_OPT, CAPAB_VM_OPT,
@@ -224,8 +226,8 @@ COMMANDS = {
                             "[<node_name>...]", "List physical volumes on node(s). The"
                             " available fields are (see the man page for details): "
                             f"{', '.join(STORAGE_FIELDS)}."),
-    **tag_commands(C.TAG_NODE),
-}
+})
+COMMANDS.update(lazy_tag_commands(C.TAG_NODE))
 COMMANDS.update(node_mobility.COMMANDS)
 
 

@@ -1,15 +1,22 @@
-"""``gnt-instance migrate`` and ``failover``."""
+"""``gnt-instance migrate``, ``failover``, ``move`` and ``change-group``."""
 
 from __future__ import annotations
 
 import argparse
 
+from gnt import errors
 from gnt.cli import mobility_opts as M
 from gnt.cli import options as O
 from gnt.cli.base import ARGS_ONE_INSTANCE, Command, get_client
 from gnt.cli.confirm import ask_user
-from gnt.cli.jobs import submit_opcode
-from gnt.opcodes.mobility import OpInstanceFailover, OpInstanceMigrate
+from gnt.cli.jobs import JobExecutor, submit_opcode
+from gnt.cli.output import to_stdout
+from gnt.opcodes.mobility import (
+    OpInstanceChangeGroup,
+    OpInstanceFailover,
+    OpInstanceMigrate,
+    OpInstanceMove,
+)
 
 CLEANUP_OPT = O.Option("--cleanup", dest="cleanup", default=False, action="store_true",
                        help="Recover from a failed migration: find where the instance"
@@ -51,6 +58,39 @@ def failover_instance(opts: argparse.Namespace, args: list[str]) -> int:
     return 0
 
 
+def move_instance(opts: argparse.Namespace, args: list[str]) -> int:
+    name = args[0]
+    if not opts.dst_node:
+        raise errors.OpPrereqError("A target node is required (-n <node>)",
+                                   errors.ECODE_INVAL)
+    if not opts.force and not ask_user(
+            f"Instance {name} will be moved. This requires a shutdown of the instance. "
+            f"Continue?"):
+        return 1
+    submit_opcode(get_client(), OpInstanceMove(
+        instance_name=name, target_node=opts.dst_node, compress=opts.compress,
+        shutdown_timeout=opts.shutdown_timeout, ignore_consistency=opts.ignore_consistency,
+        ignore_ipolicy=opts.ignore_ipolicy), opts)
+    return 0
+
+
+def change_group(opts: argparse.Namespace, args: list[str]) -> int:
+    name = args[0]
+    client = get_client()
+    result = submit_opcode(client, OpInstanceChangeGroup(
+        instance_name=name, iallocator=opts.iallocator, target_groups=opts.to,
+        early_release=opts.early_release), opts)
+    jex = JobExecutor(client, opts)
+    for ok, job_id in (result or {}).get("jobs", []):
+        jex.add_job_id(name, ok, job_id)
+    bad = sum(1 for ok, _ in jex.get_results() if not ok)
+    if bad:
+        to_stdout("There were %s errors while changing group of instance '%s'.", bad, name)
+        return 1
+    to_stdout("Instance '%s' changed group successfully.", name)
+    return 0
+
+
 COMMANDS = {
     "migrate": Command(migrate_instance, ARGS_ONE_INSTANCE, [
         O.FORCE_OPT, M.NONLIVE_OPT, M.MIGRATION_MODE_OPT, CLEANUP_OPT, M.DST_NODE_OPT,
@@ -63,4 +103,12 @@ COMMANDS = {
         O.IALLOCATOR_OPT, CLEANUP_OPT, O.IGNORE_IPOLICY_OPT, *O.JOB_OPTS],
         "[-f] <instance>", "Stops the instance, changes its primary node and (if it was "
         "running) starts it on the new node"),
+    "move": Command(move_instance, ARGS_ONE_INSTANCE, [
+        O.FORCE_OPT, M.MOVE_TARGET_NODE_OPT, M.COMPRESS_OPT, O.SHUTDOWN_TIMEOUT_OPT,
+        M.IGNORE_CONSIST_OPT, O.IGNORE_IPOLICY_OPT, *O.JOB_OPTS],
+        "[-f] -n <node> <instance>", "Move instance to an arbitrary node (only for "
+        "instances of type file and plain)"),
+    "change-group": Command(change_group, ARGS_ONE_INSTANCE, [
+        M.TO_GROUP_OPT, O.IALLOCATOR_OPT, O.EARLY_RELEASE_OPT, *O.JOB_OPTS],
+        "[-I <iallocator>] [--to <group>] <instance>", "Change group of instance"),
 }

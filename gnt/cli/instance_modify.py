@@ -23,6 +23,14 @@ from gnt import errors
 from gnt.cli import options as O
 from gnt.cli.base import ARGS_MANY_INSTANCES, ARGS_ONE_INSTANCE, Arg, Command, get_client
 from gnt.cli.confirm import ask_user, confirm_operation
+from gnt.cli.instance_common import (
+    FILESTORE_DIR_OPT,
+    FILESTORE_DRIVER_OPT,
+    FORCE_MULTIPLE_OPT,
+    FORCE_VARIANT_OPT,
+    SELECTOR_OPTS,
+    expand_names,
+)
 from gnt.cli.jobs import JobExecutor, submit_opcode
 from gnt.cli.output import to_stderr, to_stdout
 from gnt.opcodes import base as opbase
@@ -129,18 +137,10 @@ NEW_PRIMARY_OPT = O.Option("--new-primary", dest="new_primary_node", default=Non
                            " already reachable there)")
 MODIFY_OS_OPT = O.Option("-o", "--os-type", dest="os", default=None, metavar="<os>",
                          help="Change the OS name (without reinstalling)")
-FORCE_VARIANT_OPT = O.Option("--force-variant", dest="force_variant", default=False,
-                             action="store_true", help="Force an unknown variant")
 SECONDARY_NODE_OPT = O.Option("-n", "--node", dest="node", default=None,
                               help="Secondary node (for a disk template conversion)")
 EXT_PARAMS_OPT = O.Option("-e", "--ext-params", dest="ext_params", type=O.TYPE_KEYVAL,
                           default={}, help="ExtStorage parameters (template conversion)")
-FILESTORE_DIR_OPT = O.Option("--file-storage-dir", dest="file_storage_dir", default=None,
-                             metavar="<DIR>", help="File storage directory (template"
-                             " conversion)")
-FILESTORE_DRIVER_OPT = O.Option("--file-driver", dest="file_driver", default=None,
-                                choices=list(C.FILE_DRIVERS),
-                                help="File driver (template conversion)")
 NO_CONFLICTS_OPT = O.Option("--no-conflicts-check", dest="conflicts_check", default=True,
                             action="store_false", help="Don't check for conflicting IPs")
 COMMUNICATION_OPT = O.Option("-c", "--communication", dest="instance_communication",
@@ -159,25 +159,6 @@ IP_CHECK_OPT = O.Option("--no-ip-check", dest="ip_check", default=True,
 SELECT_OS_OPT = O.Option("--select-os", dest="select_os", default=False, action="store_true",
                          help="Interactive OS reinstall, lists available OS templates for"
                          " selection")
-FORCE_MULTIPLE_OPT = O.Option("--force-multiple", dest="force_multiple", default=False,
-                              action="store_true", help="Do not ask for confirmation when"
-                              " more than one instance is affected")
-
-
-def _selector(flag: str, mode: str, help_: str) -> O.Option:
-    return O.Option(flag, dest="multi_mode", action="store_const", const=mode,
-                    default="instance", help=help_)
-
-
-_SELECTORS = [
-    _selector("--node", "node", "Filter by nodes (primary and secondary)"),
-    _selector("--primary", "primary", "Filter by nodes (primary only)"),
-    _selector("--secondary", "secondary", "Filter by nodes (secondary only)"),
-    _selector("--all", "all", "Select all instances"),
-    _selector("--tags", "tags", "Filter by instance tags"),
-    _selector("--instance", "instance", "Filter by instance name [default]"),
-]
-
 
 # ------------------------------------------------------------------ modify
 def set_instance_params(opts: argparse.Namespace, args: list[str]) -> int:
@@ -339,10 +320,8 @@ def _select_os(client: Any, opts: argparse.Namespace) -> str | None:
 
 def reinstall_instance(opts: argparse.Namespace, args: list[str]) -> int:
     """``gnt-instance reinstall [-o OS | --select-os] [-O ...] [-f] <instance>...``."""
-    from gnt.cli import gnt_instance  # the shared instance selection
-
     client = get_client()
-    names = gnt_instance._expand_names(client, opts, args)
+    names = expand_names(client, opts, args)
     if not names:
         raise errors.OpPrereqError("Selection filter does not match any instances",
                                    errors.ECODE_INVAL)
@@ -451,7 +430,7 @@ COMMANDS = {
         "<instance> <new_name>", "Rename the instance"),
     "reinstall": Command(reinstall_instance, ARGS_MANY_INSTANCES, [
         O.FORCE_OPT, O.OS_OPT, FORCE_VARIANT_OPT, SELECT_OS_OPT, O.OSPARAMS_OPT,
-        O.OSPARAMS_PRIVATE_OPT, O.OSPARAMS_SECRET_OPT, FORCE_MULTIPLE_OPT, *_SELECTORS,
+        O.OSPARAMS_PRIVATE_OPT, O.OSPARAMS_SECRET_OPT, FORCE_MULTIPLE_OPT, *SELECTOR_OPTS,
         *O.JOB_OPTS],
         "[-f] <instance>", "Reinstall a stopped instance"),
     "batch-create": Command(batch_create, [Arg("file", 1, 1)], [

@@ -34,3 +34,11 @@ def migration_mode(opts: argparse.Namespace) -> str | None:
     if not opts.live:
         return C.HT_MIGRATION_NONLIVE
     return opts.migration_mode
+MOVE_TARGET_NODE_OPT = O.Option("-n", "--target-node", "--node", dest="dst_node",
+                                default=None, metavar="<node>",
+                                help="Node to copy the instance's disks to (required)")
+COMPRESS_OPT = O.Option("--compress", dest="compress", default="none",
+                        metavar="<mode>", help="Transport compression (gnt: 'none' only)")
+TO_GROUP_OPT = O.Option("--to", dest="to", default=None, action="append",
+                        metavar="<group>", help="Group(s) to move the instance to "
+                        "(repeat the option for several; default: any other group)")

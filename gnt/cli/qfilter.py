@@ -4,17 +4,19 @@ Plain names become ``["|", ["=", "name", n1], ...]``; names with shell
 globs (``*``, ``?``, ``[``) match DNS-name patterns (``inst*`` matches
 ``inst1`` and ``inst1.example.com``).  A single argument that looks like a
 filter expression (or any argument with ``-F``) is parsed with the query
-language of :mod:`gnt.query.qlang` (``parse_filter``).
+language of :mod:`gnt.query.qlang` (``parse_filter``); with ``-F`` and no
+argument (or ``-``) the filter is read from standard input.
 """
 
 from __future__ import annotations
 
-import re
 import string
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 from gnt import errors
+from gnt.query.qlang import glob_to_regexp, parse_filter
 
 OP_OR = "|"
 OP_AND = "&"
@@ -35,8 +37,7 @@ def looks_like_filter(text: str) -> bool:
 def dns_name_glob_pattern(pattern: str) -> str:
     """Regex for a DNS name glob: ``*`` and ``?`` stay within one name part,
     and ``x`` also matches ``x.domain``."""
-    rx = re.escape(pattern).replace(r"\*", "[^.]*").replace(r"\?", "[^.]")
-    return rf"^{rx}(\..*)?$"
+    return glob_to_regexp(pattern)
 
 
 def _filter_part(namefield: str, text: str, isnumeric: bool) -> list[Any]:
@@ -61,26 +62,25 @@ def make_simple_filter(namefield: str, values: Sequence[str] | None,
 
 
 def make_filter(args: Sequence[str] | None, force_filter: bool,
-                namefield: str | None = None, isnumeric: bool = False) -> list[Any] | None:
+                namefield: str | None = None, isnumeric: bool = False,
+                stdin: IO[str] | None = None) -> list[Any] | None:
     """The query filter for a list command's arguments (see module doc).
 
-    Raises :class:`gnt.errors.OpPrereqError` if ``-F`` is given with other
-    than exactly one argument, or a filter cannot be parsed.
+    With ``force_filter`` (``-F``/``--filter``) and no argument, or the single
+    argument ``-``, the filter text is read from ``stdin`` (default
+    ``sys.stdin``).  Raises :class:`gnt.errors.OpPrereqError` if ``-F`` is
+    given with more than one argument, and
+    :class:`gnt.errors.QueryFilterParseError` if the filter cannot be parsed.
     """
+    if force_filter and (not args or list(args) == ["-"]):
+        text = (stdin or sys.stdin).read().strip()
+        if not text:
+            raise errors.OpPrereqError("No filter given on standard input",
+                                       errors.ECODE_INVAL)
+        return parse_filter(text)
     if force_filter or (args and len(args) == 1 and looks_like_filter(args[0])):
         if not args or len(args) != 1:
             raise errors.OpPrereqError("Exactly one argument must be given as a filter",
                                        errors.ECODE_INVAL)
-        return _parse_filter_text(args[0])
+        return parse_filter(args[0])
     return make_simple_filter(namefield or "name", args, isnumeric)
-
-
-def _parse_filter_text(text: str) -> Any:
-    try:
-        from gnt.query import qlang  # type: ignore[attr-defined]
-        parse = qlang.parse_filter
-    except (ImportError, AttributeError):
-        raise errors.OpPrereqError(
-            f"Cannot use the query filter '{text}': the query language is not available",
-            errors.ECODE_ENVIRON) from None
-    return parse(text)

@@ -10,6 +10,7 @@ separator is given, or as chosen with ``--units``.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -252,9 +253,16 @@ def generic_list(client: Any, resource: str, fields: Sequence[str], names: Seque
         qfilter = ["&", namefilter, qfilter]
     response = client.query(resource, list(fields), qfilter)
     found_unknown = warn_unknown_fields(response["fields"])
-    status, lines = format_query_result(response, unit=unit, separator=separator,
-                                        header=header, format_override=format_override,
-                                        verbose=verbose)
+    # many small lists and no garbage cycles: the collector would only cost time
+    gc_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        status, lines = format_query_result(response, unit=unit, separator=separator,
+                                            header=header, format_override=format_override,
+                                            verbose=verbose)
+    finally:
+        if gc_enabled:
+            gc.enable()
     for line in lines:
         to_stdout(line)
     if status == QR_UNKNOWN or found_unknown:

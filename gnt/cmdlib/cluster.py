@@ -121,10 +121,13 @@ class LUClusterRedistConf(NoHooksLU):
         self.share_all()
 
     def exec(self, feedback: FeedbackFn) -> Any:
-        """Full resync of every online node (config and job queue on candidates)."""
+        """Full resync of every online node (config and job queue on candidates),
+        then the ancillary files (RAPI certificate and users file, confd HMAC
+        key, cluster domain secret), as Ganeti's redist-conf does."""
         replicator = self.ctx.extra.get("replicator")
         online = [n for n in self.cfg.nodes.values()
                   if not n.offline and n.uuid != self.cfg.cluster.master_node]
+        failed_files = self._upload_ancillary_files([n.uuid for n in online])
         if replicator is None:  # no replication (embedded use): ssconf only
             online_uuids = [n.uuid for n in self.cfg.nodes.values() if not n.offline]
             results = self.ctx.rpc.write_ssconf_files(online_uuids, compute_values(self.cfg))
@@ -135,7 +138,22 @@ class LUClusterRedistConf(NoHooksLU):
         for uuid in failed:
             self.log_warning(f"Could not update node {self.cfg.get_node(uuid).name}; it will"
                              " be retried when it answers")
+        for uuid, msg in failed_files.items():
+            self.log_warning(f"Copy of the cluster files to node "
+                             f"{self.cfg.get_node(uuid).name} failed: {msg}")
         return None
+
+    def _upload_ancillary_files(self, node_uuids: list[str]) -> dict[str, str]:
+        """Upload every ancillary file to ``node_uuids``; {node uuid: error}."""
+        from gnt.cmdlib.node_add import cluster_files_payload
+
+        failed: dict[str, str] = {}
+        for name, (content, mode) in cluster_files_payload(ancillary_only=True).items():
+            results = self.ctx.rpc.call_many(node_uuids, "upload_file", [name, content, mode])
+            for uuid, res in results.items():
+                if res.fail_msg:
+                    failed.setdefault(uuid, f"{name}: {res.fail_msg}")
+        return failed
 
 
 class LUClusterDestroy(NoHooksLU):

@@ -53,17 +53,28 @@ def check_node_vm_capable(node: Node) -> None:
                                    errors.ECODE_STATE)
 
 
-def disk_bdev_specs(disks: list[Disk]) -> list[BlockDevSpec]:
-    """Disks as sent to nodes."""
+def _disk_params(cfg: ConfigData | None, disk: Disk) -> dict[str, Any]:
+    """``disk.params`` filled from the cluster's and its node group's diskparams
+    (as they are without ``cfg``)."""
+    if cfg is None:
+        return disk.params
+    node = cfg.nodes.get(disk.nodes[0]) if disk.nodes else None
+    group = cfg.nodegroups.get(node.group) if node is not None else None
+    return fill.fill_disk_params(cfg.cluster, group, disk)
+
+
+def disk_bdev_specs(disks: list[Disk], cfg: ConfigData | None = None) -> list[BlockDevSpec]:
+    """Disks as sent to nodes; with ``cfg`` their params are filled (cluster ->
+    node group -> disk diskparams, as Ganeti annotates them)."""
     return [BlockDevSpec(uuid=d.uuid, dev_type=d.dev_type, logical_id=d.logical_id,
                          size=d.size, mode=d.mode, name=d.name, iv_name=d.iv_name,
-                         params=d.params)
+                         params=_disk_params(cfg, d))
             for d in disks]
 
 
 def bdev_specs(cfg: ConfigData, inst: Instance) -> list[BlockDevSpec]:
-    """The instance's disks as sent to nodes."""
-    return disk_bdev_specs(cfg.instance_disks(inst))
+    """The instance's disks as sent to nodes (params filled)."""
+    return disk_bdev_specs(cfg.instance_disks(inst), cfg)
 
 
 def instance_spec(cfg: ConfigData, inst: Instance, hvparams: dict[str, Any] | None = None,

@@ -200,9 +200,15 @@ class LUInstanceCreate(LogicalUnit):
             self.check_ip = host.ip
         self.op.instance_name = self.hostname
 
+    def _instance_named(self, name: str) -> Instance | None:
+        """The instance called ``name``, looked up under the config's lock (other
+        creation jobs add instances to the live config at the same time)."""
+        with self.ctx.cfg.lock:
+            return self.cfg.instance_by_name(name)
+
     def expand_names(self) -> None:
         op = self.o
-        if self.cfg.instance_by_name(self.hostname) is not None:
+        if self._instance_named(self.hostname) is not None:
             raise errors.OpPrereqError(f"Instance '{self.hostname}' is already in the "
                                        "cluster", errors.ECODE_EXISTS)
         # -I, or the cluster default iallocator without -n (gnt.iallocator.lu)
@@ -228,7 +234,7 @@ class LUInstanceCreate(LogicalUnit):
         if self.iallocator is not None:  # sets self.pnode (and op.pnode)
             self.pnode = place_new_instance(self)
         check_os_allowed_for_install(cl, op.os_type)  # blacklisted OSes (gnt-os modify)
-        if self.cfg.instance_by_name(self.hostname) is not None:
+        if self._instance_named(self.hostname) is not None:
             raise errors.OpPrereqError(f"Instance '{self.hostname}' is already in the "
                                        "cluster", errors.ECODE_EXISTS)
         if op.disk_template not in cl.enabled_disk_templates:
@@ -249,8 +255,9 @@ class LUInstanceCreate(LogicalUnit):
             raise errors.OpPrereqError(f"IP {self.check_ip} of instance {self.hostname} "
                                        "already in use", errors.ECODE_NOTUNIQUE)
         # MACs and IPs
-        used_macs = [n.mac for i in self.cfg.instances.values() for n in i.nics]
-        used_ips = {n.ip for i in self.cfg.instances.values() for n in i.nics if n.ip}
+        with self.ctx.cfg.lock:
+            used_macs = [n.mac for i in self.cfg.instances.values() for n in i.nics]
+            used_ips = {n.ip for i in self.cfg.instances.values() for n in i.nics if n.ip}
         self.nic_objs: list[NIC] = []
         for idx, n in enumerate(self.nics):
             if n["mac"] in (C.VALUE_AUTO, C.VALUE_GENERATE):
@@ -287,7 +294,8 @@ class LUInstanceCreate(LogicalUnit):
         self.inst = self._build_instance()
         if not op.no_install:
             res = self.ctx.rpc.os_validate(self.pnode.uuid, op.os_type or "",
-                                           fill.fill_os(cl, op.os_type or "", op.osparams),
+                                           fill.fill_instance_os(cl, self.inst,
+                                                                 op.osparams_secret),
                                            op.force_variant)
             res.raise_on_fail(f"OS '{op.os_type}' check failed on node {self.pnode.name}")
         # memory, when starting
@@ -313,7 +321,8 @@ class LUInstanceCreate(LogicalUnit):
         self.disk_objs = disks
         port = None
         if self.hv_name == C.HT_KVM:
-            used = [i.network_port for i in self.cfg.instances.values() if i.network_port]
+            with self.ctx.cfg.lock:
+                used = [i.network_port for i in self.cfg.instances.values() if i.network_port]
             port = self.ctx.cfg.reservations.allocate_port(
                 used, self.cfg.cluster.tcpudp_port_pool, self.owner)
         return Instance(uuid=inst_uuid, name=self.hostname, primary_node=self.pnode.uuid,
@@ -326,7 +335,7 @@ class LUInstanceCreate(LogicalUnit):
 
     # --- execution ---
     def _remove_disks(self, created: list[Disk]) -> None:
-        specs = {b.uuid: b for b in disk_bdev_specs(created)}
+        specs = {b.uuid: b for b in disk_bdev_specs(created, self.cfg)}
         for d in created:
             res = self.ctx.rpc.blockdev_remove(self.pnode.uuid, specs[d.uuid])
             if res.fail_msg:
@@ -337,7 +346,7 @@ class LUInstanceCreate(LogicalUnit):
         op, inst = self.o, self.inst
         created: list[Disk] = []
         try:
-            for spec, d in zip(disk_bdev_specs(self.disk_objs), self.disk_objs):
+            for spec, d in zip(disk_bdev_specs(self.disk_objs, self.cfg), self.disk_objs):
                 feedback(f"* creating disk {d.iv_name} ({d.size} MiB) on {self.pnode.name}")
                 self.ctx.rpc.blockdev_create(self.pnode.uuid, spec).raise_on_fail(
                     f"Can't create disk {d.iv_name} on node {self.pnode.name}")
@@ -350,6 +359,12 @@ class LUInstanceCreate(LogicalUnit):
             self._remove_disks(created)
             raise
         feedback(f"adding instance {inst.name} to cluster config")
+        # with nothing to install, the admin state is "up" from the first write:
+        # one config write instead of two (the start below is undone on failure)
+        start_now = op.start and (op.no_install or self.adopt)
+        if start_now:
+            inst.admin_state = C.ADMINST_UP
+            inst.admin_state_source = C.ADMIN_SOURCE
         try:
             self.ctx.cfg.add_instance(inst, self.disk_objs)
         except errors.GntError:
@@ -358,16 +373,19 @@ class LUInstanceCreate(LogicalUnit):
         try:
             if not op.no_install and not self.adopt:  # adopted disks are used as they are
                 feedback("* running the instance OS create scripts...")
-                spec = instance_spec(self.cfg, inst)
+                spec = instance_spec(self.cfg, inst).model_copy(update={  # private too
+                    "osparams": fill.fill_instance_os(self.cfg.cluster, inst,
+                                                      op.osparams_secret)})
                 res = self.ctx.rpc.instance_os_add(self.pnode.uuid, spec,
                                                    bdev_specs(self.cfg, inst), False,
                                                    op.debug_level, self.pnode.name)
                 res.raise_on_fail(f"Could not add os for instance {inst.name} on node "
                                   f"{self.pnode.name}")
             if op.start:
-                inst.admin_state = C.ADMINST_UP
-                inst.admin_state_source = C.ADMIN_SOURCE
-                self.ctx.cfg.update(inst)
+                if not start_now:
+                    inst.admin_state = C.ADMINST_UP
+                    inst.admin_state_source = C.ADMIN_SOURCE
+                    self.ctx.cfg.update(inst)
                 feedback("* starting instance...")
                 spec = instance_spec(self.cfg, inst)
                 self.ctx.rpc.instance_start(self.pnode.uuid, spec,

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from gnt import constants as C
 from gnt import errors, hooks, hypervisor, netutils
-from gnt.cmdlib import disk_mobility
+from gnt.cmdlib import detached_disks, disk_mobility, instance_convert
 from gnt.cmdlib import ipolicy as ipolicy_mod
 from gnt.cmdlib.base import FeedbackFn, Level
 from gnt.cmdlib.common import (
@@ -114,14 +115,13 @@ class LUInstanceSetParams(_InstanceLU):
                 raise errors.OpPrereqError("Disk template conversion and other disk changes "
                                            "not supported at the same time",
                                            errors.ECODE_INVAL)
-            raise errors.OpPrereqError(
-                f"Disk template conversion (to '{op.disk_template}') is not supported by gnt"
-                " yet", errors.ECODE_INVAL)
-        if op.remote_node or op.iallocator or op.ext_params:
+            instance_convert.check_arguments(op.disk_template, op.ext_params, op.file_driver,
+                                             op.file_storage_dir)
+        elif op.remote_node or op.iallocator or op.ext_params:
             raise errors.OpPrereqError(
                 "A new secondary node, an iallocator or ExtStorage parameters only apply to "
                 "a disk template conversion (-t)", errors.ECODE_INVAL)
-        if op.file_driver or op.file_storage_dir:
+        elif op.file_driver or op.file_storage_dir:
             raise errors.OpPrereqError(
                 "Specifying file-based configuration arguments requires converting to a "
                 "file-based disk template", errors.ECODE_INVAL)
@@ -129,10 +129,11 @@ class LUInstanceSetParams(_InstanceLU):
             raise errors.OpPrereqError("Instance communication (-c) is not supported by gnt "
                                        "yet", errors.ECODE_INVAL)
         for action, _, params in op.disks:
-            if action in (C.DDM_ATTACH, C.DDM_DETACH):
+            if action == C.DDM_ATTACH and (len(params) != 1 or not (
+                    set(params) & {"uuid", "name"})):
                 raise errors.OpPrereqError(
-                    f"Disk {action} is not supported by gnt yet; use add/remove",
-                    errors.ECODE_INVAL)
+                    f"Only one argument is permitted in {C.DDM_ATTACH} op, either "
+                    "name or uuid", errors.ECODE_INVAL)
             if action == C.DDM_MODIFY and "size" in params:
                 raise errors.OpPrereqError("Disk size change not possible, use grow-disk",
                                            errors.ECODE_INVAL)
@@ -178,6 +179,14 @@ class LUInstanceSetParams(_InstanceLU):
         self.hotplug = self._decide_hotplug()
         self.disk_plan = self._plan_disks()
         self.nic_plan = self._plan_nics()
+        self.conversion: instance_convert.ConversionPlan | None = None
+        if op.disk_template:
+            if op.remote_node and op.disk_template not in C.DTS_INT_MIRROR:
+                self.log_warning("Changing the disk template to a non-mirrored one, the "
+                                 "secondary node will be ignored")
+            self.conversion = instance_convert.plan(
+                self, inst, self.pnode, op.disk_template, op.ext_params, op.file_driver,
+                op.file_storage_dir)
         self._check_hvparams()
         self._check_beparams()
         self._check_os()
@@ -239,14 +248,19 @@ class LUInstanceSetParams(_InstanceLU):
                 new_disks.append(dparams)
                 sim.insert(idx, disk)
                 plan.append(DiskChange(C.DDM_ADD, idx, disk))
+            elif action == C.DDM_ATTACH:
+                idx = self._add_index(sim, ident, "disk")
+                disk = detached_disks.check_attach(self.cfg, inst, params, sim)
+                sim.insert(idx, disk)
+                plan.append(DiskChange(C.DDM_ATTACH, idx, disk))
             elif action == C.DDM_MODIFY:
                 idx = disk_index(sim, ident)
                 plan.append(DiskChange(C.DDM_MODIFY, idx, sim[idx],
                                        self._disk_modify_params(idx, params, sim[idx])))
-            else:  # remove
+            else:  # remove, detach
                 idx = disk_index(sim, ident)
                 self._check_disk_removal(idx, sim[idx])
-                plan.append(DiskChange(C.DDM_REMOVE, idx, sim.pop(idx)))
+                plan.append(DiskChange(action, idx, sim.pop(idx)))
         if len(sim) > C.MAX_DISKS:
             raise errors.OpPrereqError(
                 f"Instance has too many disks ({len(sim)}), cannot add more (at most "
@@ -582,6 +596,9 @@ class LUInstanceSetParams(_InstanceLU):
             result.append(["runtime_memory", op.runtime_mem])
         for dchange in self.disk_plan:
             result.extend(self._apply_disk(dchange, feedback))
+        if self.conversion is not None:
+            instance_convert.convert(self, inst, self.pnode, self.conversion, feedback)
+            result.append(["disk_template", op.disk_template])
         for nchange in self.nic_plan:
             result.extend(self._apply_nic(nchange, feedback))
         if op.hvparams:
@@ -619,6 +636,10 @@ class LUInstanceSetParams(_InstanceLU):
         key = f"disk/{ch.index}"
         if ch.action == C.DDM_ADD:
             return self._add_disk(ch, feedback)
+        if ch.action == C.DDM_ATTACH:
+            return self._attach_disk(ch)
+        if ch.action == C.DDM_DETACH:
+            return self._detach_disk(ch)
         if ch.action == C.DDM_MODIFY:
             disk = self.cfg.disks[ch.disk.uuid]
             out = []
@@ -629,46 +650,99 @@ class LUInstanceSetParams(_InstanceLU):
             return out
         out = [[key, "remove"]]
         disk = self.cfg.disks[ch.disk.uuid]
-        if self.hotplug:
-            self.log_info("Trying to hotplug device...")
-            self._hotplug(C.HOTPLUG_ACTION_REMOVE, C.HOTPLUG_TARGET_DISK, {"uuid": disk.uuid})
-            self.log_info("Hotplug done.")
+        if self._unplug_disk(disk):
             out.append([key, "hotplug:done"])
-        self.ctx.rpc.blockdev_shutdown(self.pnode.uuid, disk_bdev_specs([disk])[0])
+        self.ctx.rpc.blockdev_shutdown(self.pnode.uuid, disk_bdev_specs([disk], self.cfg)[0])
         remove_disk_on_node(self, self.pnode, disk)
         config_remove_disk(self, self.instance, disk.uuid)
+        return out
+
+    def _plug_disk(self, ch: DiskChange, spec: Any) -> bool:
+        """Hot-add the created/attached disk of ``ch`` if hotplugging; True if plugged."""
+        if not self.hotplug:
+            return False
+        self.log_info("Trying to hotplug device...")
+        self._hotplug(C.HOTPLUG_ACTION_ADD, C.HOTPLUG_TARGET_DISK,
+                      {**spec.model_dump(mode="json"), "index": ch.index})
+        self.log_info("Hotplug done.")
+        return True
+
+    def _unplug_disk(self, disk: Disk) -> bool:
+        """Hot-remove ``disk`` if hotplugging; True if unplugged."""
+        if not self.hotplug:
+            return False
+        self.log_info("Trying to hotplug device...")
+        self._hotplug(C.HOTPLUG_ACTION_REMOVE, C.HOTPLUG_TARGET_DISK, {"uuid": disk.uuid})
+        self.log_info("Hotplug done.")
+        return True
+
+    def _plug_and_commit(self, ch: DiskChange, spec: Any, out: list[list[Any]], what: str,
+                         commit: Callable[[], object], undo: Callable[[], object],
+                         before: Callable[[], None] | None = None) -> None:
+        """``before()``, hot-plug the disk of ``ch`` (when hotplugging), then
+        ``commit()`` (the config write); when a step fails, unplug it again,
+        ``undo()`` the node side and re-raise."""
+        key = f"disk/{ch.index}"
+        plugged = False
+        try:
+            if before is not None:
+                before()
+            plugged = self._plug_disk(ch, spec)
+            if plugged:
+                out.append([key, "hotplug:done"])
+            commit()
+        except errors.GntError as err:
+            self.log_warning(f"{what} disk {key} failed, undoing it: {err}")
+            if plugged:
+                inst = self.instance
+                self.ctx.rpc.hotplug_device(self.pnode.uuid, inst.hypervisor, inst.name,
+                                            C.HOTPLUG_ACTION_REMOVE, C.HOTPLUG_TARGET_DISK,
+                                            {"uuid": ch.disk.uuid})
+            undo()
+            raise
+
+    def _attach_disk(self, ch: DiskChange) -> list[list[Any]]:
+        inst, disk = self.instance, self.cfg.disks[ch.disk.uuid]
+        moved = detached_disks.move_into_instance(self, inst, disk, ch.index)
+        out: list[list[Any]] = [[f"disk/{ch.index}",
+                                 f"attach:size={disk.size},mode={disk.mode}"]]
+
+        def undo() -> None:
+            if moved is not None:
+                detached_disks.move_back(self, disk, moved)
+        self._plug_and_commit(ch, disk_bdev_specs([disk], self.cfg)[0], out, "Attaching",
+                              lambda: detached_disks.config_attach(self, inst, disk, ch.index),
+                              undo)
+        return out
+
+    def _detach_disk(self, ch: DiskChange) -> list[list[Any]]:
+        disk = self.cfg.disks[ch.disk.uuid]
+        key = f"disk/{ch.index}"
+        out = [[key, "detach"]]
+        if self._unplug_disk(disk):
+            out.append([key, "hotplug:done"])
+        self.ctx.rpc.blockdev_shutdown(self.pnode.uuid, disk_bdev_specs([disk], self.cfg)[0])
+        detached_disks.detach(self, self.instance, disk)
         return out
 
     def _add_disk(self, ch: DiskChange, feedback: FeedbackFn) -> list[list[Any]]:
         inst, disk = self.instance, ch.disk
         key = f"disk/{ch.index}"
-        spec = disk_bdev_specs([disk])[0]
+        spec = disk_bdev_specs([disk], self.cfg)[0]
         feedback(f"* creating disk {key} ({disk.size} MiB) on {self.pnode.name}")
         rpc_raise(self.ctx.rpc.blockdev_create(self.pnode.uuid, spec),
                   f"Can't create disk {key} on node {self.pnode.name}")
         out: list[list[Any]] = [[key, f"add:size={disk.size},mode={disk.mode}"]]
-        plugged = False
-        try:
+
+        def set_info() -> None:
             if disk.dev_type == C.DT_EXT:
                 rpc_raise(self.ctx.rpc.extstorage_setinfo(self.pnode.uuid, spec,
                                                           f"originstname+{inst.name}"),
                           f"Can't set info on disk {key} on node {self.pnode.name}")
-            if self.hotplug:
-                self.log_info("Trying to hotplug device...")
-                self._hotplug(C.HOTPLUG_ACTION_ADD, C.HOTPLUG_TARGET_DISK,
-                              {**spec.model_dump(mode="json"), "index": ch.index})
-                plugged = True
-                self.log_info("Hotplug done.")
-                out.append([key, "hotplug:done"])
-            config_add_disk(self, inst, disk, ch.index)
-        except errors.GntError as err:
-            self.log_warning(f"Adding disk {key} failed, undoing it: {err}")
-            if plugged:
-                self.ctx.rpc.hotplug_device(self.pnode.uuid, inst.hypervisor, inst.name,
-                                            C.HOTPLUG_ACTION_REMOVE, C.HOTPLUG_TARGET_DISK,
-                                            {"uuid": disk.uuid})
-            remove_disk_on_node(self, self.pnode, disk)
-            raise
+        self._plug_and_commit(ch, spec, out, "Adding",
+                              lambda: config_add_disk(self, inst, disk, ch.index),
+                              lambda: remove_disk_on_node(self, self.pnode, disk),
+                              before=set_info)
         return out
 
     # --- NICs

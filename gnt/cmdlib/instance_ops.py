@@ -14,6 +14,7 @@ from gnt.cmdlib.common import (
     expand_instance,
     instance_spec,
 )
+from gnt.cmdlib.disk_shutdown import shutdown_instance_disks
 from gnt.objects import Disk, Instance, Node
 from gnt.objects.params import check_params, upgrade_beparams
 from gnt.opcodes.instance import (
@@ -141,6 +142,7 @@ class LUInstanceShutdown(_InstanceLU):
         if res.fail_msg:
             self.log_warning(f"Could not shutdown instance: {res.fail_msg}")
             res.raise_on_fail(f"Could not shutdown instance {inst.name}")
+        shutdown_instance_disks(self, inst, self.pnode)  # as Ganeti: ext volumes detach
         return None
 
 

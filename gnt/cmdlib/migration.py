@@ -4,19 +4,27 @@
 ``TLMigrateInstance``), with the locks they hold (the instance, its source
 and target nodes).  The order of node calls:
 
-1. prerequisites on the target: the hypervisor can run the instance there
-   (``instance_check_accept``: binaries, kernel files, links, disks
-   reachable) and enough free memory; nothing moves before they pass;
-2. ``instance_migration_info`` on the source (the spec its QEMU runs);
+1. one parallel round of checks (:meth:`Migrater.gather`): on the source
+   ``instance_migration_source`` (does it run, its current memory, the spec
+   its QEMU runs); on the target ``instance_check_accept`` (the hypervisor
+   can run the instance there: binaries, kernel files, links, disks
+   reachable; and its free memory).  The target must have the instance's
+   ``minmem``; nothing moves before the checks pass;
+2. when the instance's current memory exceeds the target's free memory it
+   is ballooned down to what the target has (``instance_balloon_memory``
+   on the source), unless runtime changes are not allowed
+   (``--no-runtime-changes``): then the migration is refused;
 3. ``instance_accept`` on the target (destination QEMU waiting);
 4. ``instance_migrate`` on the source, then ``instance_migration_status``
-   polled: progress lines in the job log; the target node is checked while
+   polled (every 10 ms at first, then guided by QEMU's estimate of what is
+   left): progress lines in the job log; the target node is checked while
    the migration runs and the migration is cancelled when the target's
    daemon stops answering or no RAM moved for ``stall_timeout`` seconds;
-5. on completion the config names the target at once (the guest runs
-   there from that moment), then the target keeps the guest and the source
-   releases its QEMU and disks; on failure the target discards what it
-   made and the source runs on (a non-live migration resumes it).
+5. on completion the config names the target at once (one config write;
+   the guest runs there from that moment) while the target keeps the
+   guest, then the source releases its QEMU and disks; on failure the
+   target discards what it made and the source runs on (a non-live
+   migration resumes it).
 
 ``--cleanup`` asks every node which one really runs the guest: that node
 wins, the config follows it and leftovers elsewhere are removed.
@@ -26,14 +34,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from gnt import constants as C
 from gnt import errors
 from gnt.cmdlib.base import FeedbackFn, LogicalUnit
 from gnt.cmdlib.common import (
     bdev_specs,
-    check_node_free_memory,
     check_node_not_drained,
     check_node_online,
     check_node_vm_capable,
@@ -51,10 +61,59 @@ TARGET_CHECK_INTERVAL = 1.0
 TARGET_CHECK_FAILURES = 2
 #: s between progress lines in the job log
 PROGRESS_INTERVAL = 2.0
+#: s between migration status polls: the shortest, the longest, and how long
+#: the shortest is used from the start
+POLL_MIN = 0.01
+POLL_MAX = 0.2
+POLL_FAST_FOR = 0.5
 # QEMU states of a process that does not run the guest (yet/any more)
 _NOT_OWNING = {"inmigrate", "postmigrate", "finish-migrate", "shutdown", None}
 # a process whose state cannot be read ("unknown") proves nothing either way
 _UNKNOWN = "unknown"
+
+
+#: threads for the node calls a migration makes side by side
+_POOL = ThreadPoolExecutor(8, thread_name_prefix="migration")
+
+
+def parallel(*calls: Callable[[], Any]) -> list[Any]:
+    """Run ``calls`` side by side; their results in order (the first exception
+    raised, after all finished)."""
+    futures = [_POOL.submit(c) for c in calls]
+    out = []
+    first_err: BaseException | None = None
+    for f in futures:
+        try:
+            out.append(f.result())
+        except BaseException as err:  # noqa: BLE001 - re-raised below
+            out.append(None)
+            first_err = first_err or err
+    if first_err is not None:
+        raise first_err
+    return out
+
+
+@dataclass
+class Prereqs:
+    """What one round of checks found (:meth:`Migrater.gather`); memory in MiB."""
+
+    #: the instance runs on the source (False also when the source was not asked)
+    running: bool = False
+    #: its current memory there (None when not running)
+    memory: int | None = None
+    #: the source hypervisor's migration info (the spec its process runs)
+    info: dict[str, Any] | None = None
+    #: free memory of the target's hypervisor
+    target_free: int | None = None
+
+
+def _poll_interval(st: MigrationStatus, elapsed: float) -> float:
+    """Seconds to the next status poll: often at first and near the end (QEMU's
+    remaining RAM over its rate), at most ``POLL_MAX``."""
+    if elapsed < POLL_FAST_FOR or not st.mbps or st.remaining_ram <= 0:
+        return POLL_MIN
+    eta = st.remaining_ram * 8 / st.mbps  # MiB over Mbit/s: seconds
+    return max(POLL_MIN, min(POLL_MAX, eta / 2))
 
 
 def _owns(state: str | None) -> bool:
@@ -96,6 +155,7 @@ class Migrater:
         self.inst = inst
         self.source: Node = lu.cfg.get_node(inst.primary_node)
         self.target = target
+        self.prereqs = Prereqs()
 
     # --- checks ---
     def is_running(self) -> bool:
@@ -103,20 +163,64 @@ class Migrater:
         res.raise_on_fail(f"Error checking node {self.source.name}")
         return bool(res.data)
 
-    def check_target(self, memory: int | None = None) -> None:
-        """The target can run the instance: hypervisor prerequisites and ``memory`` MiB."""
+    def gather(self, source: bool = True) -> Prereqs:
+        """One parallel round: the instance on the source (if ``source``) and the
+        target's fitness and free memory.  Raises OpPrereqError when the target
+        cannot run the instance or a node cannot be asked."""
         assert self.target is not None
-        inst = self.inst
-        spec = instance_spec(self.lu.cfg, inst)
-        res = self.rpc.instance_check_accept(self.target.uuid, spec,
-                                             bdev_specs(self.lu.cfg, inst))
+        inst, cfg, dst = self.inst, self.lu.cfg, self.target
+        spec, bdevs = instance_spec(cfg, inst), bdev_specs(cfg, inst)
+        calls: list[Callable[[], Any]] = [
+            lambda: self.rpc.instance_check_accept(dst.uuid, spec, bdevs)]
+        if source:
+            calls.append(lambda: self.rpc.instance_migration_source(
+                self.source.uuid, inst.hypervisor, inst.name))
+        results = parallel(*calls)
+        res = results[0]
         if res.fail_msg:
             raise errors.OpPrereqError(
-                f"Node {self.target.name} cannot run instance {inst.name}: {res.fail_msg}",
+                f"Node {dst.name} cannot run instance {inst.name}: {res.fail_msg}",
                 errors.ECODE_ENVIRON)
-        if memory is not None:
-            check_node_free_memory(self.ctx, self.target, f"instance {inst.name}", memory,
-                                   inst.hypervisor)
+        pre = Prereqs(target_free=int((res.data or {}).get("memory_free", 0)))
+        if source:
+            sres = results[1]
+            sres.raise_on_fail(f"Error checking node {self.source.name}")
+            data = sres.data or {}
+            if data.get("instance"):
+                pre.running = True
+                pre.memory = int(data["instance"]["memory"])
+                pre.info = data.get("migration") or {}
+        self.prereqs = pre
+        return pre
+
+    def check_target_memory(self, needed: int, reason: str) -> None:
+        """Refuse (Ganeti's message) when the target has less than ``needed`` MiB free."""
+        assert self.target is not None
+        free = self.prereqs.target_free or 0
+        if needed > free:
+            raise errors.OpPrereqError(
+                f"Not enough memory on node {self.target.name} for {reason}: needed "
+                f"{needed} MiB, available {free} MiB", errors.ECODE_NORES)
+
+    def fit_memory(self, allow_runtime_changes: bool, feedback: FeedbackFn) -> None:
+        """Balloon the running instance down to the target's free memory when its
+        current memory does not fit there; refuse when that is not allowed."""
+        assert self.target is not None
+        pre, inst = self.prereqs, self.inst
+        current, free = pre.memory or 0, pre.target_free or 0
+        if current <= free:
+            return
+        if not allow_runtime_changes:
+            raise errors.OpExecError(
+                f"Memory ballooning not allowed and not enough free memory to fit "
+                f"instance {inst.name} on target node {self.target.name} (have {free}MB, "
+                f"need {current}MB)")
+        feedback(f"* setting instance memory to {free}")
+        res = self.rpc.instance_balloon_memory(self.source.uuid, inst.hypervisor,
+                                               inst.name, free)
+        res.raise_on_fail("Cannot modify instance runtime memory")
+        pre.memory = free
+        pre.info = None  # what the source runs changed: asked again before the move
 
     def _set_primary(self, node: Node) -> None:
         """Make ``node`` the instance's primary (its shared disks follow)."""
@@ -146,14 +250,17 @@ class Migrater:
         inst, src, dst = self.inst, self.source, self.target
         hv = inst.hypervisor
         hvp = fill.fill_instance_hv(self.lu.cfg.cluster, inst)
-        feedback(f"* checking where the instance {inst.name} runs")
-        info = self.rpc.instance_migration_info(src.uuid, hv, inst.name)
-        info.raise_on_fail(f"Cannot get migration information from node {src.name}")
+        info = self.prereqs.info
+        if info is None:
+            feedback(f"* checking where the instance {inst.name} runs")
+            res = self.rpc.instance_migration_info(src.uuid, hv, inst.name)
+            res.raise_on_fail(f"Cannot get migration information from node {src.name}")
+            info = res.data or {}
         port = int(hvp.get("migration_port") or 0)
         target = MigrationTarget(address=dst.primary_ip, port=port, hvparams=hvp)
         feedback(f"* preparing {dst.name} to accept the instance")
         res = self.rpc.instance_accept(dst.uuid, instance_spec(self.lu.cfg, inst),
-                                       bdev_specs(self.lu.cfg, inst), info.data, target)
+                                       bdev_specs(self.lu.cfg, inst), info, target)
         if res.fail_msg:
             self._discard_target()
             raise errors.OpExecError(
@@ -168,26 +275,30 @@ class Migrater:
             why = status.error or f"migration {status.status}"
             raise errors.OpExecError(f"Could not migrate instance {inst.name}: {why}; it "
                                      f"keeps running on {src.name}")
-        # the guest runs on the target from now on: the config says so first
-        self._set_primary(dst)
+        # the guest runs on the target from now on: the config says so (one write)
+        # while the target confirms it keeps the guest; the source goes after both
+        _, res = parallel(lambda: self._set_primary(dst),
+                          lambda: self.rpc.instance_finalize_migration_dst(
+                              dst.uuid, hv, inst.name, True))
         if status.status == "completed":
             feedback(f"* done: {status.transferred_ram:.1f} MiB in "
                      f"{status.total_time_ms} ms, downtime {status.downtime_ms} ms")
         else:
             self.lu.log_warning(f"The migration reported '{status.error or status.status}' "
                                 f"but the instance runs on {dst.name}: keeping it there")
-        res = self.rpc.instance_finalize_migration_dst(dst.uuid, hv, inst.name, True)
         if res.fail_msg:
             self.lu.log_warning(f"Could not finalize the migration on {dst.name}: "
                                 f"{res.fail_msg}; run 'gnt-instance migrate --cleanup "
                                 f"{inst.name}'")
-        res = self.rpc.instance_finalize_migration_src(src.uuid, hv, inst.name, True, live)
+        res = self.rpc.instance_finalize_migration_src(src.uuid, hv, inst.name, True, live,
+                                                       bdev_specs(self.lu.cfg, inst))
         if res.fail_msg:
             self.lu.log_warning(f"Could not stop the migrated instance's old process on "
                                 f"{src.name}: {res.fail_msg}; run 'gnt-instance migrate "
                                 f"--cleanup {inst.name}' once it answers")
-        else:
-            self._shutdown_disks(src)
+        problems = [] if res.fail_msg else list(res.data or [])
+        for problem in problems:
+            self.lu.log_warning(f"{problem} (instance {inst.name}, node {src.name})")
         return MigrationResult(status.total_time_ms, status.downtime_ms,
                                status.transferred_ram)
 
@@ -218,10 +329,9 @@ class Migrater:
         last_progress = last_check = start
         transferred = -1.0
         target_failures = 0
-        interval = 0.02
+        interval = POLL_MIN
         while True:
             time.sleep(interval)
-            interval = min(0.2, interval * 1.5)
             now = time.monotonic()
             res = self.rpc.instance_migration_status(src.uuid, hv, inst.name)
             if res.fail_msg:
@@ -237,6 +347,7 @@ class Migrater:
             st = MigrationStatus.model_validate(res.data)
             if st.finished:
                 return st
+            interval = _poll_interval(st, now - start)
             if st.transferred_ram != transferred:
                 transferred, last_move = st.transferred_ram, now
             elif now - last_move > STALL_TIMEOUT:
@@ -373,12 +484,4 @@ class Migrater:
         return verdict
 
 
-def runtime_memory(lu: LogicalUnit, inst: Instance, node: Node) -> int:
-    """Memory (MiB) the running instance has on ``node``, else its maxmem."""
-    res = lu.ctx.rpc.instance_info(node.uuid, inst.hypervisor, inst.name)
-    if not res.fail_msg and res.data:
-        return int(res.data["memory"])
-    return int(fill.fill_instance_be(lu.cfg.cluster, inst)[C.BE_MAXMEM])
-
-
-__all__ = ["Migrater", "MigrationResult", "check_target_node", "runtime_memory"]
+__all__ = ["Migrater", "MigrationResult", "Prereqs", "check_target_node", "parallel"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import subprocess
 import time
 import uuid as uuidlib
 from typing import Any
@@ -34,13 +33,13 @@ from gnt.crypto.cluster import SECRET_FILE_MODE
 from gnt.crypto.joinproof import new_token
 from gnt.crypto.x509 import CERT_FILE_MODE
 from gnt.objects import ConfigData, Node
+from gnt.objects.fill import fill_nd
 from gnt.objects.params import check_params
 from gnt.opcodes.node import OpNodeAdd
-from gnt.rpc.join import JoinSession
+from gnt.rpc.join import JoinSession, ssh_start_join_mode
 
 log = logging.getLogger(__name__)
 
-SSH_TIMEOUT = 60
 NODED_UP_TIMEOUT = 30.0
 
 # files every node gets: (path attribute of gnt.paths.Paths, mode)
@@ -52,38 +51,26 @@ _FILE_MODES: list[tuple[str, int]] = [
 ]
 
 
-def cluster_files_payload(p: paths.Paths | None = None) -> dict[str, list[Any]]:
-    """The cluster-wide files as ``{cluster path: [base64 content, mode]}``."""
+def cluster_files_payload(p: paths.Paths | None = None,
+                          ancillary_only: bool = False) -> dict[str, list[Any]]:
+    """The cluster-wide files as ``{cluster path: [base64 content, mode]}``.
+
+    With ``ancillary_only``, without the cluster certificate (what
+    ``gnt-cluster redist-conf`` pushes with ``upload_file``; the certificate
+    changes only through ``renew-crypto``).  The RAPI users file is included
+    when the master has one.
+    """
     p = p or paths.get()
     out: dict[str, list[Any]] = {}
     for attr, mode in _FILE_MODES:
+        if ancillary_only and attr == "noded_cert_file":
+            continue
         f = getattr(p, attr)
         out[p.cluster_path(f)] = [base64.b64encode(f.read_bytes()).decode(), mode]
     users = p.data_dir / "rapi" / "users"
     if users.exists():
         out[p.cluster_path(users)] = [base64.b64encode(users.read_bytes()).decode(), 0o640]
     return out
-
-
-def ssh_start_join_mode(node_name: str, address: str, token: str) -> None:
-    """Start ``gnt-noded`` in join mode on the node over SSH (as root).
-
-    Raises :class:`errors.OpPrereqError` if SSH fails.
-    """
-    argv = ["ssh", "-oBatchMode=yes", "-oStrictHostKeyChecking=accept-new",
-            "-oConnectTimeout=10", f"root@{address}", "gnt-noded", "--join-token-file", "-"]
-    try:
-        res = subprocess.run(argv, input=token + "\n", capture_output=True, text=True, check=False,
-                             timeout=SSH_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise errors.OpPrereqError(f"Cannot run ssh to {node_name}: {err}",
-                                   errors.ECODE_ENVIRON) from None
-    if res.returncode != 0:
-        raise errors.OpPrereqError(
-            f"Node {node_name} ({address}) is not reachable over SSH as root"
-            f" ({res.stderr.strip() or 'exit code ' + str(res.returncode)}); either set up"
-            " SSH, or start 'gnt-noded --join-token-file FILE' on it and run"
-            " 'gnt-node add --join-token TOKEN'", errors.ECODE_ENVIRON)
 
 
 class LUNodeAdd(LogicalUnit):
@@ -181,12 +168,19 @@ class LUNodeAdd(LogicalUnit):
                                        node_name=self.node_name)
         return None if res.fail_msg else res.data
 
+    def _ndparams(self) -> dict[str, Any]:
+        """The new node's filled node parameters (cluster -> group -> op)."""
+        data = self.cfg
+        return {**fill_nd(data.cluster, data.nodegroups.get(self.group_uuid), None),
+                **self.ndparams}
+
     def _join(self, payload: dict[str, Any], feedback: FeedbackFn) -> None:
         token = self.op.join_token.strip() if self.op.join_token else None
         if token is None:
             feedback(f"Starting the node daemon of {self.node_name} in join mode over SSH")
             token = new_token()
-            ssh_start_join_mode(self.node_name, self.primary_ip, token)
+            ssh_port = int(self._ndparams().get(C.ND_SSH_PORT, 22))
+            ssh_start_join_mode(self.node_name, self.primary_ip, token, port=ssh_port)
         with JoinSession(self.node_name, self.primary_ip) as session:
             hello = session.hello(token)
             if hello.protocol_version != C.PROTOCOL_VERSION:

@@ -114,9 +114,7 @@ class LUClusterVerifyConfig(_VerifyLU):
             if inst.hypervisor not in cfg.cluster.enabled_hypervisors:
                 self._error(ECLUSTERCFG, "", f"instance {inst.name} uses disabled "
                             f"hypervisor {inst.hypervisor}")
-        used_disks = {d for i in cfg.instances.values() for d in i.disks}
-        for d in set(cfg.disks) - used_disks:
-            self._error(ECLUSTERCFG, "", f"disk {d} belongs to no instance", warning=True)
+        # disks of no instance are detached disks (Ganeti 3.0), not errors
         return not self.bad
 
 
@@ -231,8 +229,9 @@ class LUClusterVerifyGroup(_VerifyLU):
         """ssconf files on every node and config replicas on candidates match the master's."""
         feedback("* Verifying configuration file consistency")
         replicator = self.ctx.extra.get("replicator")
-        if replicator is not None:
+        if replicator is not None:  # pushes under way (group commit) are not faults
             replicator.flush_ssconf()
+            replicator.wait_config()
         expected = compute_values(cfg)
         master = cfg.cluster.master_node
         states = self.ctx.rpc.call_many([n.uuid for n in nodes], "node_replica_state", [],

@@ -47,10 +47,15 @@ def load_config_file(path: Path | None = None) -> ConfigData:
         raise errors.ConfigurationError(f"Invalid cluster configuration {p}: {err}") from None
 
 
+def encode_config_file(data: ConfigData) -> bytes:
+    """``data`` as the bytes of ``config.data``."""
+    return json.dumps(data.to_dict(), sort_keys=True, indent=1).encode() + b"\n"
+
+
 def write_config_file(data: ConfigData, path: Path | None = None) -> bytes:
     """Atomically write ``data`` as ``config.data`` (mode 0600); returns the bytes."""
     p = path or paths.get().cluster_conf_file
-    raw = json.dumps(data.to_dict(), sort_keys=True, indent=1).encode() + b"\n"
+    raw = encode_config_file(data)
     atomic_write(p, raw, mode=0o600)
     return raw
 
@@ -69,6 +74,12 @@ class ConfigWriter:
         self._data = load_config_file(self._path)
         self._on_write = on_write
         self.reservations = Reservations()
+        # group commit (see _save): the serial on disk, whether a write is under way,
+        # the last failed write (its serial, its error)
+        self._flush_cv = threading.Condition(self._lock)
+        self._written = self._data.serial_no
+        self._flushing = False
+        self._failed: tuple[int, BaseException] | None = None
 
     # --- reads ---
     @property
@@ -95,19 +106,45 @@ class ConfigWriter:
 
     # --- writes ---
     def _save(self) -> None:
-        old = (self._data.serial_no, self._data.mtime)
+        """Write the config (called with :attr:`lock` held) with group commit.
+
+        Concurrent writers share writes: a writer bumps ``serial_no`` and
+        waits until a write covering its serial is on disk (and handed to
+        ``on_write``).  One writer at a time serialises the config under
+        the lock, then writes and fsyncs it with the lock released, so the
+        writers arriving meanwhile go together into the next write.  Raises
+        the write's OSError to every writer of a failed write.
+        """
         self._data.serial_no += 1
         self._data.mtime = time.time()
-        try:
-            raw = write_config_file(self._data, self._path)
-        except BaseException:
-            self._data.serial_no, self._data.mtime = old
-            raise
-        if self._on_write is not None:
+        target = self._data.serial_no
+        while self._written < target:
+            if self._flushing:
+                self._flush_cv.wait()
+                if self._failed is not None and self._failed[0] >= target:
+                    raise self._failed[1]
+                continue
+            self._flushing = True
+            serial = self._data.serial_no
             try:
-                self._on_write(self._data, raw)
-            except Exception:  # noqa: BLE001 - replication must not undo a durable write
-                log.exception("Config write hook failed")
+                raw = encode_config_file(self._data)
+                self._lock.release()
+                try:
+                    atomic_write(self._path, raw, mode=0o600)
+                finally:
+                    self._lock.acquire()
+            except BaseException as err:
+                self._failed = (serial, err)
+                self._flushing = False
+                self._flush_cv.notify_all()
+                raise
+            self._written, self._flushing = serial, False
+            self._flush_cv.notify_all()
+            if self._on_write is not None:
+                try:
+                    self._on_write(self._data, raw)
+                except Exception:  # replication must not undo a durable write
+                    log.exception("Config write hook failed")
 
     def update(self, *objs: TimestampedObject) -> None:
         """Record that ``objs`` (already modified in place) changed, and write."""

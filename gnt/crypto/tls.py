@@ -16,16 +16,20 @@ certificates, not by DNS.
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from gnt import errors, paths
+
+log = logging.getLogger(__name__)
 
 PeerCheck = Callable[[x509.Certificate], bool]
 
@@ -140,32 +144,63 @@ def client_context(cert_file: str | os.PathLike[str], trust: TrustStore) -> ssl.
     return ctx
 
 
-class ReloadableServerContext:
+#: what a reloadable server trusts: a trust store, or None (clients present no certificate)
+_Trust = TypeVar("_Trust", bound=TrustStore | None)
+
+
+class ReloadableServerContext(Generic[_Trust]):
     """A server TLS context whose certificate and trust can be replaced while
     the server runs (``gnt-cluster renew-crypto`` without downtime).
 
     :attr:`context` is what the server listens with; at each handshake its
     ``sni_callback`` (called by OpenSSL with or without SNI) switches the
     connection to the current context, which :meth:`reload` rebuilds from
-    the files.  Raises :class:`errors.ConfigurationError` like
-    :func:`server_context`.
+    the files.  ``trust`` may return None (no client certificates: RAPI).
+    With ``watch``, each handshake first checks whether ``cert_file`` changed
+    (inode, size, mtime: one ``stat``) and reloads it if so; a file that
+    cannot be loaded is logged and the previous material kept.  ``what``
+    names the file in errors.  Raises
+    :class:`errors.ConfigurationError` like :func:`server_context`.
     """
 
     def __init__(self, cert_file: str | os.PathLike[str],
-                 trust: Callable[[], TrustStore]) -> None:
+                 trust: Callable[[], _Trust], watch: bool = False,
+                 what: str = "Certificate file") -> None:
         self._cert_file = cert_file
+        self._what = what
         self._trust = trust
+        self._watch = watch
+        self._stamp = _file_stamp(cert_file)
         self.trust_store = trust()
-        self.current = server_context(cert_file, self.trust_store)
-        self.context = server_context(cert_file, self.trust_store)
+        self.current = server_context(cert_file, self.trust_store, what)
+        self.context = server_context(cert_file, self.trust_store, what)
         self.context.sni_callback = self._switch
 
     def _switch(self, ssl_object: ssl.SSLObject, _name: str | None,
                 _ctx: ssl.SSLContext) -> None:
+        if self._watch and _file_stamp(self._cert_file) != self._stamp:
+            try:
+                self.reload()
+            except errors.GntError as err:
+                log.error("Keeping the previous TLS certificate: %s", err)
         ssl_object.context = self.current
 
     def reload(self) -> None:
         """Load the certificate and trust files again (new connections use them)."""
+        stamp = _file_stamp(self._cert_file)
         trust = self._trust()
-        self.current = server_context(self._cert_file, trust)
+        try:
+            self.current = server_context(self._cert_file, trust, self._what)
+        finally:
+            self._stamp = stamp  # a broken file is reported once, not at every handshake
         self.trust_store = trust
+        log.info("Loaded the TLS certificate %s", self._cert_file)
+
+
+def _file_stamp(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
+    """What changes when ``path`` is replaced or rewritten (None if missing)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns

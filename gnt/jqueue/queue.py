@@ -43,6 +43,7 @@ from typing import Any, Literal, Self
 from gnt import constants as C
 from gnt import errors
 from gnt.jqueue import fields as F
+from gnt.jqueue import secrets
 from gnt.jqueue.context import OpExecutor
 from gnt.jqueue.live import LiveJob
 from gnt.jqueue.model import (
@@ -261,7 +262,7 @@ class JobQueue:
             if op.depends:
                 update["depends"] = _resolve_depends(op.depends, earlier)
             queued_op = op.model_copy(update=update)
-            qops.append(QueuedOpCode(input=queued_op.to_dict(), op=queued_op,
+            qops.append(QueuedOpCode(input=secrets.redact(queued_op.to_dict()), op=queued_op,
                                      priority=op.priority))
         job = QueuedJob(id=job_id, ops=qops, received_timestamp=received)
         return LiveJob(job, summary=[q.op.summary() for q in qops if q.op is not None])
@@ -403,6 +404,7 @@ class JobQueue:
         try:
             for qop in job.ops:
                 if qop.status not in OPS_FINALIZED:
+                    secrets.check_not_redacted(qop.input)
                     qop.op = from_dict(qop.input)
         except Exception as err:  # noqa: BLE001 - any parse failure fails the job
             gerr = err if isinstance(err, errors.GntError) else errors.OpExecError(

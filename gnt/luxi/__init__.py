@@ -5,18 +5,46 @@
 - :mod:`gnt.luxi.server`: :class:`LuxiServer` (threaded, one thread per
   connection) and :func:`make_dispatcher`.
 - :mod:`gnt.luxi.client`: :class:`Client` with typed wrappers per call.
+
+The names below load on first use, so a CLI process importing the client
+does not import the server.
 """
 
-from gnt.luxi.client import Client
-from gnt.luxi.protocol import (
-    JOB_NOTCHANGED,
-    ConnectionClosedError,
-    LuxiPermissionError,
-    LuxiTimeoutError,
-    ProtocolError,
-    RequestError,
-)
-from gnt.luxi.server import Handler, LuxiServer, make_dispatcher
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gnt.luxi.client import Client
+    from gnt.luxi.protocol import (
+        JOB_NOTCHANGED,
+        ConnectionClosedError,
+        LuxiPermissionError,
+        LuxiTimeoutError,
+        ProtocolError,
+        RequestError,
+    )
+    from gnt.luxi.server import Handler, LuxiServer, make_dispatcher
+
+_EXPORTS = {
+    "Client": "gnt.luxi.client",
+    "JOB_NOTCHANGED": "gnt.luxi.protocol", "ConnectionClosedError": "gnt.luxi.protocol",
+    "LuxiPermissionError": "gnt.luxi.protocol", "LuxiTimeoutError": "gnt.luxi.protocol",
+    "ProtocolError": "gnt.luxi.protocol", "RequestError": "gnt.luxi.protocol",
+    "Handler": "gnt.luxi.server", "LuxiServer": "gnt.luxi.server",
+    "make_dispatcher": "gnt.luxi.server",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gnt.luxi' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "JOB_NOTCHANGED", "Client", "ConnectionClosedError", "Handler", "LuxiPermissionError",

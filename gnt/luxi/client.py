@@ -26,7 +26,7 @@ from gnt.luxi.sockaddr import unix_address
 
 OpLike = Any  # a dict with OP_ID (Ganeti's JSON form) or an object with to_dict()
 
-_RECV_SIZE = 65536
+_RECV_SIZE = 1 << 20  # large answers (2,000-instance queries) in few reads
 _BROKEN_ERRNOS = frozenset({errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ECONNABORTED,
                             errno.ESHUTDOWN})
 

@@ -11,7 +11,7 @@ import argparse
 import logging
 import threading
 
-from gnt import errors, netutils, paths
+from gnt import daemon_util, errors, netutils, paths
 from gnt.cmdlib.processor import Processor
 from gnt.config import ConfigWriter, load_config_file
 from gnt.daemon.detach import Readiness
@@ -86,13 +86,22 @@ def build_context() -> MasterContext:
     return ctx
 
 
+def _step_down_rapi() -> None:
+    """Stop this node's RAPI daemon: it belongs to the master role this node lost."""
+    try:
+        daemon_util.stop(daemon_util.RAPI, timeout=10)
+    except errors.GntError as err:
+        log.error("Could not stop the RAPI daemon while stepping down: %s", err)
+
+
 def _watch_votes(ctx: MasterContext, stop: threading.Event) -> None:
-    """Step down (stop the daemon) when a majority of nodes names another master."""
+    """Step down (stop the daemon and RAPI) when a majority of nodes names another master."""
     while not stop.wait(VOTE_CHECK_INTERVAL):
         try:
             check_votes(ctx.cfg.data, ctx.rpc.client)
         except errors.OpPrereqError as err:
             log.error("%s", err)
+            _step_down_rapi()
             stop.set()
         except Exception:
             log.exception("Master vote check failed")

@@ -94,9 +94,16 @@ class NodeRpc:
     # --- migration (procedures in gnt.noded.procs.migration) ---
     def instance_check_accept(self, node_uuid: str, spec: InstanceSpec,
                               bdevs: list[BlockDevSpec]) -> RpcResult:
+        """Fails unless the node could run the instance; data is ``{"memory_free":
+        MiB}`` of its hypervisor."""
         return self.call(node_uuid, "instance_check_accept",
                          [spec.model_dump(mode="json"),
                           [b.model_dump(mode="json") for b in bdevs]], TMO_FAST)
+
+    def instance_migration_source(self, node_uuid: str, hv: str, name: str) -> RpcResult:
+        """Data ``{"instance": runtime info or None, "migration": migration info or
+        None}`` of the instance on the (source) node."""
+        return self.call(node_uuid, "instance_migration_source", [hv, name], TMO_FAST)
 
     def instance_migration_info(self, node_uuid: str, hv: str, name: str) -> RpcResult:
         return self.call(node_uuid, "instance_migration_info", [hv, name], TMO_FAST)
@@ -125,9 +132,14 @@ class NodeRpc:
                          TMO_NORMAL)
 
     def instance_finalize_migration_src(self, node_uuid: str, hv: str, name: str,
-                                        success: bool, live: bool) -> RpcResult:
+                                        success: bool, live: bool,
+                                        bdevs: list[BlockDevSpec] | None = None
+                                        ) -> RpcResult:
+        """Release/resume the source's process; after a success also shut down
+        ``bdevs`` there. Data: list of disk problems (strings)."""
         return self.call(node_uuid, "instance_finalize_migration_src",
-                         [hv, name, success, live], TMO_NORMAL)
+                         [hv, name, success, live,
+                          [b.model_dump(mode="json") for b in bdevs or []]], TMO_NORMAL)
 
     def instance_status(self, node_uuids: Iterable[str], hv: str, name: str
                         ) -> dict[str, RpcResult]:
@@ -327,3 +339,49 @@ class NodeRpc:
         (the master); the result is the program's output."""
         return self.call(node_uuid, "iallocator_runner", [name, data, params, timeout],
                          timeout + TMO_FAST)
+
+    # --- disk transfer (move) ---
+    # (procedures in gnt.noded.procs.disk_transfer; the data flows node to node)
+    def disk_export_prepare(self, node_uuid: str, bdev: BlockDevSpec,
+                            transfer_id: str) -> RpcResult:
+        """Source: assemble the disk and offer it as transfer ``transfer_id``."""
+        return self.call(node_uuid, "disk_export_prepare",
+                         [bdev.model_dump(mode="json"), transfer_id], TMO_NORMAL)
+
+    def disk_import_start(self, node_uuid: str, bdev: BlockDevSpec, transfer_id: str,
+                          address: str, port: int) -> RpcResult:
+        """Target: start fetching the disk from the node daemon at ``address``:``port``."""
+        return self.call(node_uuid, "disk_import_start",
+                         [bdev.model_dump(mode="json"), transfer_id, address, port],
+                         TMO_NORMAL)
+
+    def disk_transfer_status(self, node_uuid: str, transfer_id: str) -> RpcResult:
+        """Either end: ``{"state", "bytes", "total", "sha256", "error", ...}``."""
+        return self.call(node_uuid, "disk_transfer_status", [transfer_id], TMO_FAST)
+
+    def disk_transfer_cleanup(self, node_uuid: str, transfer_id: str) -> RpcResult:
+        """Either end: abort (if running) and forget the transfer."""
+        return self.call(node_uuid, "disk_transfer_cleanup", [transfer_id], TMO_FAST)
+
+    # --- disk template conversion, detached disks (instance lifecycle) ---
+    # (procedures in gnt.noded.procs.blockdev_convert)
+    def blockdev_convert(self, node_uuid: str, src: BlockDevSpec,
+                         dst: BlockDevSpec) -> RpcResult:
+        """Copy disk ``src`` onto disk ``dst`` (both on the node); data is the MiB copied."""
+        return self.call(node_uuid, "blockdev_convert",
+                         [src.model_dump(mode="json"), dst.model_dump(mode="json")], TMO_SLOW)
+
+    def blockdev_rename(self, node_uuid: str, bdev: BlockDevSpec,
+                        logical_id: list[Any]) -> RpcResult:
+        """Move a file-based disk to the path of its new ``logical_id``."""
+        return self.call(node_uuid, "blockdev_rename",
+                         [bdev.model_dump(mode="json"), logical_id], TMO_NORMAL)
+
+    # --- query (query engine) ---
+    # (procedures in gnt.noded.procs.query)
+    def instances_console_info(self, node_uuid: str, specs: list[InstanceSpec],
+                               node_name: str) -> RpcResult:
+        """Console information of several instances of one node: data is
+        ``{instance name: ConsoleInfo dict}``."""
+        return self.call(node_uuid, "instances_console_info",
+                         [[s.model_dump(mode="json") for s in specs], node_name], TMO_FAST)

@@ -9,7 +9,15 @@ files) as soon as it answers.  ``gnt-cluster verify`` reports stale nodes
 through :meth:`Replicator.stale_nodes`.
 
 Job file pushes use group commit: concurrent updates travel together in
-one RPC per candidate.
+one RPC per candidate.  So do config pushes: once :meth:`Replicator.start`
+ran, a config write whose ssconf changes only in
+:data:`LAZY_SSCONF_KEYS` (instance add/remove) is pushed by the
+``config-push`` thread, which always sends the newest config; writes that
+arrive during a push go together in the next one.  Such a write returns at
+once, and every job file push (so a job's success) first waits until the
+candidates hold the config as it was at that moment: nothing a job
+acknowledges is missing on the candidates.  Other writes wait for their
+push before returning, as before.
 """
 
 from __future__ import annotations
@@ -35,6 +43,16 @@ RESYNC_INTERVAL = 3.0
 #: background (they change with every instance add/remove); every other
 #: change is pushed before the config write returns
 LAZY_SSCONF_KEYS = frozenset({"instance_list"})
+CONFIG_WAIT_TIMEOUT = 2 * PUSH_TIMEOUT + 10.0  # seconds a writer/job waits for a push
+_OP_DONE = frozenset({"success", "error", "canceled"})  # opcode states that end it
+
+
+class _ConfigPush:
+    """One config push: the serial, the file's bytes, ssconf values, and
+    whether the ssconf goes to every node (else to the candidates only)."""
+
+    def __init__(self, serial: int, raw: bytes, values: dict[str, str], everyone: bool) -> None:
+        self.serial, self.raw, self.values, self.everyone = serial, raw, values, everyone
 
 
 class Replicator:
@@ -63,6 +81,11 @@ class Replicator:
         self._ssconf_cv = threading.Condition()
         self._ssconf_wanted: dict[str, str] | None = None
         self._ssconf_pushed: dict[str, str] | None = None
+        self._cfg_cv = threading.Condition()
+        self._cfg_wanted: _ConfigPush | None = None
+        self._cfg_latest = 0  # serial of the newest config handed to config_written
+        self._cfg_pushed = 0  # serial of the newest config pushed (or tried)
+        self._cfg_thread: threading.Thread | None = None
 
     # --- which nodes ---
     def _master_uuid(self) -> str:
@@ -128,14 +151,11 @@ class Replicator:
 
     # --- config ---
     def config_written(self, data: ConfigData, raw: bytes) -> None:
-        """Push a config write: ``config.data`` and ssconf to the candidates before
-        returning; ssconf to the other nodes too when a key other than
-        :data:`LAZY_SSCONF_KEYS` changed, else by the background pusher."""
+        """Push a config write: ``config.data`` and ssconf to the candidates; ssconf
+        to the other nodes too when a key other than :data:`LAZY_SSCONF_KEYS`
+        changed (and wait for that), else by the background pushers (see the
+        module doc: then :meth:`wait_config` or the next job file push waits)."""
         values = compute_values(data)
-        wire = encode_config(raw)
-        master = data.cluster.master_node
-        online = self._online(data)
-        cands = {n.uuid for n in online if n.master_candidate and n.uuid != master}
         with self._ssconf_cv:
             last = self._ssconf_pushed
             lazy = self._thread is not None and last is not None and all(
@@ -144,16 +164,65 @@ class Replicator:
             self._ssconf_wanted = values
             if lazy:
                 self._ssconf_cv.notify_all()
-        targets = [n for n in online if n.uuid in cands] if lazy else online
-        results = self._call(targets, "config_replicate",
-                             lambda n: [wire if n.uuid in cands else None, values])
+        push = _ConfigPush(data.serial_no, raw, values, everyone=not lazy)
+        if self._cfg_thread is None:
+            self._push_config(push)
+            with self._cfg_cv:
+                self._cfg_latest = self._cfg_pushed = max(self._cfg_pushed, push.serial)
+            return
+        with self._cfg_cv:
+            if self._cfg_wanted is not None and self._cfg_wanted.everyone:
+                push.everyone = True  # a pending full ssconf push is not lost
+            self._cfg_wanted = push
+            self._cfg_latest = max(self._cfg_latest, push.serial)
+            self._cfg_cv.notify_all()
         if not lazy:
+            self.wait_config(push.serial)
+
+    def wait_config(self, serial: int | None = None) -> bool:
+        """Wait until config ``serial`` (default: the newest written) was pushed;
+        False if that took longer than :data:`CONFIG_WAIT_TIMEOUT`."""
+        with self._cfg_cv:
+            target = self._cfg_latest if serial is None else serial
+            ok = self._cfg_cv.wait_for(
+                lambda: self._cfg_pushed >= target or self._cfg_thread is None,
+                CONFIG_WAIT_TIMEOUT)
+        if not ok:
+            log.error("Config serial %s not pushed within %gs", target, CONFIG_WAIT_TIMEOUT)
+        return ok
+
+    def _push_config(self, push: _ConfigPush) -> None:
+        data = self._config()
+        wire = encode_config(push.raw)
+        master = data.cluster.master_node
+        online = self._online(data)
+        cands = {n.uuid for n in online if n.master_candidate and n.uuid != master}
+        targets = online if push.everyone else [n for n in online if n.uuid in cands]
+        results = self._call(targets, "config_replicate",
+                             lambda n: [wire if n.uuid in cands else None, push.values])
+        if push.everyone:
             with self._ssconf_cv:
-                if self._ssconf_wanted is values:
-                    self._ssconf_pushed = values
+                if self._ssconf_wanted is push.values:
+                    self._ssconf_pushed = push.values
         # a stale node that accepted this push still missed earlier job files:
         # it stays stale until the resync loop has copied everything
-        self._record(results, f"config serial {data.serial_no}")
+        self._record(results, f"config serial {push.serial}")
+
+    def _config_loop(self) -> None:
+        while not self._stop.is_set():
+            with self._cfg_cv:
+                self._cfg_cv.wait_for(lambda: self._stop.is_set() or
+                                      self._cfg_wanted is not None, 1.0)
+                push, self._cfg_wanted = self._cfg_wanted, None
+            if push is None:
+                continue
+            try:
+                self._push_config(push)
+            except Exception:
+                log.exception("Pushing config serial %s failed", push.serial)
+            with self._cfg_cv:
+                self._cfg_pushed = max(self._cfg_pushed, push.serial)
+                self._cfg_cv.notify_all()
 
     def flush_ssconf(self, timeout: float = 30.0) -> bool:
         """Wait until the latest ssconf values reached the non-candidate nodes."""
@@ -186,6 +255,10 @@ class Replicator:
     def job_updated(self, job_id: int, data: dict[str, Any]) -> None:
         """Push one job file (waits until the candidates have it)."""
         text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+        if any(isinstance(op, dict) and op.get("status") in _OP_DONE
+               for op in data.get("ops") or ()):
+            # an opcode's result: what it did to the config reaches the candidates first
+            self.wait_config()
         self._enqueue(lambda: self._pending.__setitem__(job_id, text))
 
     def jobs_archived(self, job_ids: list[int]) -> None:
@@ -279,12 +352,18 @@ class Replicator:
         """Start the background resync loop."""
         self._thread = threading.Thread(target=self._loop, name="resync", daemon=True)
         self._thread.start()
+        self._cfg_thread = threading.Thread(target=self._config_loop, name="config-push",
+                                            daemon=True)
+        self._cfg_thread.start()
         threading.Thread(target=self._ssconf_loop, name="ssconf-push", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
         with self._ssconf_cv:
             self._ssconf_cv.notify_all()
+        with self._cfg_cv:
+            self._cfg_thread = None  # writers no longer wait for pushes
+            self._cfg_cv.notify_all()
 
     def _loop(self) -> None:
         while not self._stop.wait(RESYNC_INTERVAL):

@@ -46,7 +46,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from gnt import constants, errors, paths
 from gnt.crypto.tls import ReloadableServerContext, TrustStore
 from gnt.httpserver import HttpsServer, uvicorn_config
-from gnt.noded import registry
+from gnt.noded import registry, streams
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,11 @@ def create_app(executor: Executor, lookup: Lookup = registry.lookup) -> Starlett
                                   f"{request.url.path}", errors.ECODE_INVAL)
         return _error_reply(status, err)
 
+    # stream endpoints (gnt.noded.streams) only with the full procedure set,
+    # not in the join mode
+    extra = streams.routes() if lookup is registry.lookup else []
     return Starlette(
-        routes=[Route("/{procedure}", call, methods=["POST"])],
+        routes=[*extra, Route("/{procedure}", call, methods=["POST"])],
         exception_handlers={HTTPException: http_error},
     )
 

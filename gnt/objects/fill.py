@@ -6,8 +6,9 @@ Follows Ganeti's ``Cluster.Fill*`` rules:
 * beparams: cluster ``beparams["default"]`` -> instance
 * nicparams: cluster ``nicparams["default"]`` -> NIC
 * osparams: cluster ``osparams[os]`` (base name, then ``os+variant``) -> instance
+  (OS scripts: -> private -> secret, :func:`fill_instance_os`)
 * ndparams: cluster -> node group -> node
-* diskparams: cluster ``diskparams[template]`` -> node group
+* diskparams: cluster ``diskparams[template]`` -> node group -> disk
 * ipolicy: cluster -> node group
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from gnt.objects.cluster import Cluster
 from gnt.objects.group import NodeGroup
-from gnt.objects.instance import NIC, Instance
+from gnt.objects.instance import NIC, Disk, Instance
 from gnt.objects.node import Node
 from gnt.objects.params import fill_dict
 
@@ -61,6 +62,16 @@ def fill_os(cluster: Cluster, os_name: str, custom: dict[str, Any] | None) -> di
     return fill_dict(base, custom)
 
 
+def fill_instance_os(cluster: Cluster, inst: Instance,
+                     secret: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The OS parameters an instance's OS scripts get: cluster defaults, the
+    instance's public then private parameters, then ``secret`` ones (given
+    per job, never stored).  Ganeti passes them all as ``OSP_<NAME>``; only
+    the public ones are shown by queries."""
+    return fill_os(cluster, inst.os, {**inst.osparams, **inst.osparams_private,
+                                      **(secret or {})})
+
+
 def fill_nd(cluster: Cluster, group: NodeGroup | None, node: Node | None) -> dict[str, Any]:
     out = dict(cluster.ndparams)
     if group is not None:
@@ -76,6 +87,13 @@ def fill_diskparams(cluster: Cluster, group: NodeGroup | None,
     if group is not None:
         out = fill_dict(out, group.diskparams.get(template, {}))
     return out
+
+
+def fill_disk_params(cluster: Cluster, group: NodeGroup | None,
+                     disk: Disk) -> dict[str, Any]:
+    """A disk's parameters as its node gets them: cluster ``diskparams[template]``
+    -> the group's -> the disk's own ``params`` (Ganeti's AnnotateDiskParams)."""
+    return fill_dict(fill_diskparams(cluster, group, disk.dev_type), disk.params)
 
 
 def fill_ipolicy(cluster: Cluster, group: NodeGroup | None) -> dict[str, Any]:

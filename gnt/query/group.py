@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from gnt.objects import ConfigData, NodeGroup, fill
+from gnt.query import defaults
 from gnt.query.base import QFT_NUMBER, QFT_OTHER, QFT_TEXT, FieldDef, FieldTable
 from gnt.query.node import common_fields, ndparam_fields
 
-DEFAULT_FIELDS = ["name", "node_cnt", "pinst_cnt", "alloc_policy", "ndparams"]
+DEFAULT_FIELDS = defaults.GROUP
 
 
 def group_nodes(cfg: ConfigData, group_uuid: str) -> list[str]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from gnt.jqueue import FIELD_DEFS
+from gnt.query import defaults
 from gnt.query.base import FieldDef, FieldTable, run_query
 
-DEFAULT_FIELDS = ["id", "status", "summary"]
+DEFAULT_FIELDS = defaults.JOB
 NAMES = list(FIELD_DEFS)
 
 

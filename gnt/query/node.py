@@ -18,6 +18,7 @@ from typing import Any
 
 from gnt import constants as C
 from gnt.objects import ConfigData, Node, fill
+from gnt.query import defaults
 from gnt.query.base import (
     QFT_BOOL,
     QFT_NUMBER,
@@ -33,8 +34,7 @@ from gnt.query.base import (
     Unavailable,
 )
 
-DEFAULT_FIELDS = ["name", "dtotal", "dfree", "mtotal", "mnode", "mfree", "pinst_cnt",
-                  "sinst_cnt"]
+DEFAULT_FIELDS = defaults.NODE
 
 
 @dataclass
@@ -45,6 +45,19 @@ class NodeQueryContext:
     live: dict[str, dict[str, Any]] = field(default_factory=dict)
     bad_nodes: set[str] = field(default_factory=set)
     have_live: bool = False
+    _instances: dict[str, tuple[list[str], list[str]]] | None = None
+
+    def node_instances(self, node_uuid: str) -> tuple[list[str], list[str]]:
+        """Sorted names of the node's primary and secondary instances (an index
+        over every instance, built once per query)."""
+        if self._instances is None:
+            index: dict[str, tuple[list[str], list[str]]] = {}
+            for inst in sorted(self.cfg.instances.values(), key=lambda i: i.name):
+                index.setdefault(inst.primary_node, ([], []))[0].append(inst.name)
+                for snode in self.cfg.instance_secondary_nodes(inst):
+                    index.setdefault(snode, ([], []))[1].append(inst.name)
+            self._instances = index
+        return self._instances.get(node_uuid, ([], []))
 
 
 # --- fields shared with node groups ----------------------------------------------
@@ -111,12 +124,11 @@ def _group_name(c: NodeQueryContext, n: Node) -> str:
 
 
 def _pinst(c: NodeQueryContext, n: Node) -> list[str]:
-    return sorted(i.name for i in c.cfg.instances.values() if i.primary_node == n.uuid)
+    return list(c.node_instances(n.uuid)[0])
 
 
 def _sinst(c: NodeQueryContext, n: Node) -> list[str]:
-    return sorted(i.name for i in c.cfg.instances.values()
-                  if n.uuid in c.cfg.instance_secondary_nodes(i))
+    return list(c.node_instances(n.uuid)[1])
 
 
 def _powered(c: NodeQueryContext, n: Node) -> bool:
@@ -222,9 +234,7 @@ TABLE = FieldTable(_FIELDS)
 
 def live_fields_needed(fields: list[str], qfilter: Any = None) -> set[str]:
     """The live fields among ``fields`` and those the filter mentions."""
-    wanted = {f for f in fields if f in LIVE_FIELDS}
-    if qfilter:
-        text = repr(qfilter)
-        wanted |= {f for f in LIVE_FIELDS if repr(f) in text}
-    return wanted
+    from gnt.query.qlang import filter_fields
+
+    return {f for f in (*fields, *filter_fields(qfilter)) if f in LIVE_FIELDS}
 

@@ -4,7 +4,13 @@ Usage: ``gnt-rapi [-f] [-d] [-b ADDRESS] [-p PORT] [--require-authentication]
 [--max-clients N] [--request-timeout SECONDS]``.  Runs on the master only.  Serves HTTPS on this node's
 address (``-b`` to choose another, e.g. ``0.0.0.0``) and port 5080 with
 the RAPI certificate ``<data_dir>/rapi.pem``; users come from
-``<data_dir>/rapi/users``, re-read on SIGHUP and when the file changes.
+``<data_dir>/rapi/users``, re-read on SIGHUP and when the file changes;
+the certificate is reloaded on SIGHUP and when the file changes (new
+connections get the new one).  It belongs to the master role: started by
+``gnt-daemon-util start-master`` (``gnt-cluster init``,
+``master-failover``), and it stops by itself once this node's ssconf names
+another master (checked every :data:`MASTER_CHECK_INTERVAL` seconds), so the
+old master's RAPI goes away after a failover.
 Detaches unless ``-f`` and returns once it serves (exit 0) or with the
 start-up error (exit 1).  Pid file ``<run_dir>/ganeti-rapi.pid``, log
 ``<log_dir>/rapi-daemon.log``; SIGTERM or SIGINT stop it cleanly.
@@ -13,9 +19,11 @@ start-up error (exit 1).  Pid file ``<run_dir>/ganeti-rapi.pid``, log
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
+import threading
 
 from gnt import constants, errors, netutils
 from gnt.config import ssconf
@@ -28,6 +36,11 @@ from gnt.rapi.users import UsersFile
 
 NAME = "ganeti-rapi"  # Ganeti's daemon name: pid file ganeti-rapi.pid
 LOG_NAME = "rapi-daemon"  # Ganeti's log file: rapi-daemon.log
+
+#: seconds between checks that this node is still the master; RAPI stops
+#: after :data:`MASTER_CHECK_MISSES` failed checks in a row
+MASTER_CHECK_INTERVAL = 1.0
+MASTER_CHECK_MISSES = 2
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +77,29 @@ def check_master() -> None:
             errors.ECODE_STATE)
 
 
+def _watch_master(server: RapiServer, stop: threading.Event) -> None:
+    """Stop ``server`` once this node is no longer the master (ssconf names
+    another node, or none, on consecutive checks)."""
+    misses = 0
+    while not stop.wait(MASTER_CHECK_INTERVAL):
+        try:
+            check_master()
+            misses = 0
+        except errors.GntError as err:
+            misses += 1
+            if misses >= MASTER_CHECK_MISSES:
+                server.stop()  # first: logging fails if the log directory is gone
+                with contextlib.suppress(Exception):
+                    log.warning("Stopping: %s", err)
+                return
+        except Exception:
+            with contextlib.suppress(Exception):
+                log.exception("Master check failed")
+
+
 def serve(opts: argparse.Namespace, readiness: Readiness) -> None:
-    """Bind and serve until SIGTERM/SIGINT; SIGHUP re-reads the users file."""
+    """Bind and serve until SIGTERM/SIGINT or until this node stops being the
+    master; SIGHUP re-reads the users file and the certificate."""
     if not opts.no_master_check:
         check_master()
     address = opts.bind or netutils.my_host().ip
@@ -78,11 +112,22 @@ def serve(opts: argparse.Namespace, readiness: Readiness) -> None:
     on_terminate(lambda _sig: server.stop())
 
     def _sighup(_signum: int, _frame: object) -> None:
-        log.info("SIGHUP: re-reading the users file")
+        log.info("SIGHUP: re-reading the users file and the certificate")
         users.reload()
+        try:
+            server.reload_certificate()
+        except errors.GntError as err:
+            log.error("Keeping the previous certificate: %s", err)
 
     signal.signal(signal.SIGHUP, _sighup)
-    server.serve(on_ready=readiness.ready)
+    stop_watch = threading.Event()
+    if not opts.no_master_check:
+        threading.Thread(target=_watch_master, args=(server, stop_watch),
+                         name="master-check", daemon=True).start()
+    try:
+        server.serve(on_ready=readiness.ready)
+    finally:
+        stop_watch.set()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,11 @@
 """A real ``gnt-rapi`` for a :class:`gnt.devcluster.LocalCluster`.
 
 Used by the integration and compatibility tests and the benchmark: writes
-the cluster's users file, starts the daemon as a real process on the
+the cluster's users file, (re)starts the daemon as a real process on the
 master's address and gives HTTPS clients that trust the cluster's RAPI
-certificate.
+certificate.  ``gnt-cluster init`` already starts one with the default
+options; :meth:`RapiDaemon.start` replaces it with one started with the
+test's options.
 """
 
 from __future__ import annotations
@@ -27,16 +29,26 @@ DAEMON_CMD = [sys.executable, "-m", "gnt.rapi.daemon"]
 
 @dataclass
 class RapiDaemon:
-    """``gnt-rapi`` serving ``cluster`` on its master node's address."""
+    """``gnt-rapi`` serving ``cluster`` on ``node``'s address (default: the
+    master at the time of each call)."""
 
     __test__ = False
 
     cluster: LocalCluster
     port: int = 5080
+    node: str | None = None
+
+    @property
+    def node_name(self) -> str:
+        return self.cluster.fqdn(self.node) if self.node else self.cluster.master
+
+    @property
+    def root(self) -> Path:
+        return self.cluster.node_root(self.node_name)
 
     @property
     def data_dir(self) -> Path:
-        return self.cluster.root / "var/lib/ganeti"
+        return self.root / "var/lib/ganeti"
 
     @property
     def users_file(self) -> Path:
@@ -48,21 +60,21 @@ class RapiDaemon:
 
     @property
     def pid_file(self) -> Path:
-        return self.cluster.root / "var/run/ganeti" / f"{NAME}.pid"
+        return self.root / "var/run/ganeti" / f"{NAME}.pid"
 
     @property
     def log_file(self) -> Path:
-        return self.cluster.root / "var/log/ganeti/rapi-daemon.log"
+        return self.root / "var/log/ganeti/rapi-daemon.log"
 
     @property
     def address(self) -> str:
-        """The master node's address (from the cluster's hosts file)."""
+        """The node's address (from the cluster's hosts file)."""
         hosts = (self.cluster.root / "etc/hosts").read_text().splitlines()
         for line in hosts:
             parts = line.split()
-            if len(parts) >= 2 and self.cluster.master in parts[1:]:
+            if len(parts) >= 2 and self.node_name in parts[1:]:
                 return parts[0]
-        raise LookupError(f"{self.cluster.master} is not in the cluster's hosts file")
+        raise LookupError(f"{self.node_name} is not in the cluster's hosts file")
 
     @property
     def url(self) -> str:
@@ -73,16 +85,22 @@ class RapiDaemon:
         self.users_file.write_text(text)
 
     def start(self, *args: str) -> None:
-        """Start the daemon (it detaches once it serves); raises on failure."""
+        """(Re)start the daemon with ``args`` (it detaches once it serves);
+        raises RuntimeError on failure."""
+        self.stop()
         res = subprocess.run([*DAEMON_CMD, "--port", str(self.port), *args],
-                             env=self.cluster.env(), capture_output=True, text=True,
-                             timeout=60, check=False)
+                             env=self.cluster.env(self.node_name), capture_output=True,
+                             text=True, timeout=60, check=False)
         if res.returncode != 0:
             raise RuntimeError(f"gnt-rapi failed to start ({res.returncode}): {res.stderr}")
 
     def stop(self) -> None:
         """Stop the daemon (SIGTERM, then SIGKILL after 10 s)."""
-        control.stop_daemon(NAME, 10, paths.Paths(self.cluster.root.resolve()))
+        control.stop_daemon(NAME, 10, paths.Paths(self.root.resolve()))
+
+    def running(self) -> bool:
+        """Whether the daemon holds its pid file."""
+        return control.is_running(NAME, paths.Paths(self.root.resolve()))
 
     def pid(self) -> int | None:
         try:

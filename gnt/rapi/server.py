@@ -1,7 +1,10 @@
 """The RAPI HTTPS server: uvicorn serving :func:`gnt.rapi.app.create_app`.
 
 TLS with the RAPI certificate (``rapi.pem``: key and certificate, no
-client certificates).  A client must send each complete request head
+client certificates), reloaded without a restart: every new connection
+checks whether the file changed (``gnt-cluster renew-crypto
+--new-rapi-certificate`` replaces it) and :meth:`RapiServer.reload_certificate`
+forces it (SIGHUP).  A client must send each complete request head
 within ``request_timeout`` seconds of starting it (or of the previous
 answer on a kept-alive connection), else it gets 408 and the connection
 is closed; the body has the same limit (enforced by the application).
@@ -22,7 +25,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gnt import constants, paths
-from gnt.crypto.tls import server_context
+from gnt.crypto.tls import ReloadableServerContext
 from gnt.httpserver import HttpsServer, uvicorn_config
 from gnt.rapi.app import RapiConfig, create_app
 from gnt.rapi.constants import KEEPALIVE_TIMEOUT
@@ -112,9 +115,21 @@ class RapiServer(HttpsServer):
         self.config = config or RapiConfig()
         self.luxi = LuxiAccess(luxi_socket)
         self._executor: ThreadPoolExecutor | None = None
+        self.tls: ReloadableServerContext[None] | None = None
 
     def _tls_context(self) -> ssl.SSLContext:
-        return server_context(self.cert_file, None, "RAPI certificate")
+        self.tls = ReloadableServerContext(self.cert_file, lambda: None, watch=True,
+                                           what="RAPI certificate")
+        return self.tls.context
+
+    def reload_certificate(self) -> None:
+        """Load ``rapi.pem`` again for new connections.
+
+        Raises :class:`errors.ConfigurationError` if it cannot be used (the
+        previous certificate stays in use).
+        """
+        if self.tls is not None:
+            self.tls.reload()
 
     def _uvicorn_config(self, ctx: ssl.SSLContext) -> uvicorn.Config:
         self._executor = ThreadPoolExecutor(self.config.max_clients,

@@ -1,6 +1,7 @@
 """Ganeti's own RAPI client (Debian's ``python3-ganeti-rapi``,
 ``ganeti.rapi.client.GanetiRapiClient``, over pycurl) against gnt-rapi on a
-real one-node gnt cluster with the fake hypervisor.
+real two-node gnt cluster with the fake hypervisor (the second node for
+migration and failover of a sharedfile instance).
 
 The client package lives in the system's ``dist-packages``; that directory
 is put on ``sys.path`` only while the client is imported.
@@ -43,11 +44,12 @@ def _import_client() -> ModuleType:
 def rapi_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any,
                                                                             TestCluster]]:
     module = _import_client()
-    cluster = TestCluster(tmp_path_factory.mktemp("rapicompat"))
+    cluster = TestCluster(tmp_path_factory.mktemp("rapicompat"), nodes=["node1", "node2"])
     daemon = RapiDaemon(cluster)
     try:
         cluster.init("--enabled-hypervisors", "fake", "--enabled-disk-templates",
-                     "file,diskless")
+                     "file,sharedfile,diskless")
+        cluster.add_node("node2")
         daemon.write_users("rclient secret write\n")
         daemon.start()
         client = module.GanetiRapiClient(daemon.address, port=daemon.port,
@@ -96,9 +98,10 @@ def test_ganeti_rapi_client(rapi_client: tuple[Any, Any, TestCluster]) -> None:
     assert "image+raw" in c.GetOperatingSystems()
 
     # nodes and groups
-    assert c.GetNodes() == [master]
-    (node,) = c.GetNodes(bulk=True)
-    assert node["name"] == master and node["mtotal"] > 0
+    node2 = cluster.fqdn("node2")
+    assert sorted(c.GetNodes()) == sorted([master, node2])
+    node = next(n for n in c.GetNodes(bulk=True) if n["name"] == master)
+    assert node["mtotal"] > 0
     assert c.GetNode(master)["pip"] == node["pip"]
     assert c.GetNodeRole(master) == "master"
     try:
@@ -107,11 +110,11 @@ def test_ganeti_rapi_client(rapi_client: tuple[Any, Any, TestCluster]) -> None:
         assert err.code == 501  # the master has no group query yet
     else:
         assert groups == ["default"]
-        assert c.GetGroup("default")["node_list"] == [master]
+        assert sorted(c.GetGroup("default")["node_list"]) == sorted([master, node2])
 
     # create (request format version 1), with a size given with its unit
     job_id = c.CreateInstance("create", "inst1", "file", [{"size": "64M"}], [],
-                              os="image+raw", hypervisor="fake",
+                              os="image+raw", hypervisor="fake", pnode=master,
                               beparams={"maxmem": 128}, reason="compat test")
     job = ok(c, job_id)
     assert job["ops"][0]["OP_ID"] == "OP_INSTANCE_CREATE"
@@ -130,15 +133,27 @@ def test_ganeti_rapi_client(rapi_client: tuple[Any, Any, TestCluster]) -> None:
     console = c.GetInstanceConsole("inst1")
     assert console["instance"] == "inst1.gnt.test" and console["kind"] == "msg"
 
-    # modify: works once gnt has OP_INSTANCE_SET_PARAMS, a clear 501 until then
-    try:
-        modify_job = c.ModifyInstance("inst1", beparams={"vcpus": 1})
-    except module.GanetiApiError as err:
-        assert err.code == 501
-        assert "OP_INSTANCE_SET_PARAMS is not implemented" in str(err)
-    else:
-        ok(c, modify_job)
-        assert c.GetInstance("inst1")["beparams"]["vcpus"] == 1
+    # modify
+    ok(c, c.ModifyInstance("inst1", beparams={"vcpus": 1}))
+    assert c.GetInstance("inst1")["beparams"]["vcpus"] == 1
+
+    # migrate, fail over and node-migrate a sharedfile instance between the nodes
+    ok(c, c.CreateInstance("create", "inst2", "sharedfile", [{"size": 32}], [],
+                           os="image+raw", hypervisor="fake", pnode=master,
+                           beparams={"maxmem": 64}, name_check=False, ip_check=False))
+    ok(c, c.MigrateInstance("inst2", mode="live", target_node=node2))
+    assert c.GetInstance("inst2")["pnode"] == node2
+    job = ok(c, c.MigrateNode(node2, mode="live", target_node=master))
+    for submitted, sub_id in job["opresult"][0]["jobs"]:
+        assert submitted
+        ok(c, sub_id)
+    assert c.GetInstance("inst2")["pnode"] == master
+    ok(c, c.FailoverInstance("inst2", target_node=node2))
+    inst2 = c.GetInstance("inst2")
+    assert inst2["pnode"] == node2 and inst2["oper_state"] is True
+    ok(c, c.GrowInstanceDisk("inst2", 0, 16))
+    assert c.GetInstance("inst2")["disk.sizes"] == [48]
+    ok(c, c.DeleteInstance("inst2"))
 
     # tags
     ok(c, c.AddInstanceTags("inst1", ["web", "prod"]))

@@ -25,6 +25,7 @@ import pytest
 
 from tests.e2e.test_kvm_cluster import Console
 from tests.support.cluster import GUEST_DIR, TestCluster, wait_for
+from tests.support.kvm_files import serial_log, serial_socket
 
 pytestmark = pytest.mark.e2e
 
@@ -70,13 +71,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
 
 
 def _socket(c: TestCluster, node: str) -> str:
-    rt = c.node_root(node) / "var/run/ganeti/kvm-hypervisor/conf" / f"{c.fqdn(INST)}.runtime"
-    return str(json.loads(rt.read_text())["serial"])
+    return serial_socket(c, node, INST)
 
 
 def _serial_log(c: TestCluster, node: str) -> str:
-    f = c.node_root(node) / "var/log/ganeti/kvm" / f"{c.fqdn(INST)}.serial.log"
-    return f.read_text(errors="replace") if f.exists() else ""
+    return serial_log(c, node, INST)
 
 
 def _counts(text: str) -> list[int]:
@@ -251,7 +250,8 @@ def test_stalled_path_is_cancelled(cluster: TestCluster) -> None:
             info = c.ok("gnt-job", "info", job)
             assert status == "error" and "no progress" in info, info
         finally:
-            os.kill(pid, signal.SIGCONT)
+            with contextlib.suppress(ProcessLookupError):  # the cancel may have killed it
+                os.kill(pid, signal.SIGCONT)
     wait_for(lambda: _runs_on(c) == [src], timeout=30)
     _assert_stayed_on(c, src)
 

@@ -273,7 +273,7 @@ BAD_MODIFIES = [
     (["--disk", "0:remove,size=1"], "not accepting parameters"),
     (["--disk", "0:add,remove"], "cannot do more than one"),
     (["--disk", "0:remove"], "disk 0"),
-    (["--disk", "0:attach,name=x"], "not supported"),
+    (["--disk", "0:attach,name=x"], "no disk was found with this name: x"),
     (["--disk", "add:size=8M,name=d", "--disk", "add:size=8M,name=d"], "used more than once"),
     (["--net", "add:mac=zz:00:00:00:00:01"], "invalid mac"),
     (["--net", "add:ip=300.1.1.1"], "invalid ip"),
@@ -290,7 +290,7 @@ BAD_MODIFIES = [
     (["-O", "nosuchparam=1"], "nosuchparam"),
     (["-m", "100000000"], "between"),
     (["--offline", "--online"], "at the same time"),
-    (["-t", "sharedfile"], "not supported"),
+    (["-t", "sharedfile"], "cannot change disk template"),
     (["--new-primary", "nosuchnode"], "not known"),
     (["-B", "vcpus=1", "--file-storage-dir", "x"], "file-based"),
 ]

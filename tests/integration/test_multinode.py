@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -212,12 +211,9 @@ def test_master_failover_after_kill(tmp_path: Path) -> None:
         os.kill(_masterd_pid(c, "node1"), signal.SIGKILL)
         assert c.run("gnt-cluster", "master-ping").code != 0
         # a regular node cannot take over; a candidate can
-        start = time.monotonic()
         c.ok("gnt-cluster", "master-failover", node="node2")
-        took = time.monotonic() - start
         c.master_node = "node2"
         assert c.run("gnt-cluster", "master-ping").code == 0
-        assert took < 5, took
         for n in ("node1", "node2", "node3"):
             assert c.ok("gnt-cluster", "getmaster", node=n).strip() == c.fqdn("node2")
         jobs = c.ok("gnt-job", "list", "--no-headers", "-o", "id,status")

@@ -79,9 +79,16 @@ class LaunchContext:
     incoming: str | None = None
 
 
-def _devid(kind: str, index: int, uuid: str) -> str:
-    """A QEMU device id stable per device: ``<kind><index>-<uuid prefix>``."""
-    return f"{kind}{index}-{_ID_RE.sub('', uuid.split('-')[0])[:8]}"
+def uuid_tag(uuid: str) -> str:
+    """The part of a disk/NIC UUID that device ids carry: its first group, at most
+    8 characters of ``[A-Za-z0-9_-]``."""
+    return _ID_RE.sub("", uuid.split("-")[0])[:8]
+
+
+def device_id(kind: str, index: int, uuid: str) -> str:
+    """A QEMU device id stable per device: ``<kind><index>-<uuid tag>`` (``kind``:
+    ``disk``/``nic``); hotplug finds devices again by the tag."""
+    return f"{kind}{index}-{uuid_tag(uuid)}"
 
 
 def _opt(value: str) -> str:
@@ -156,7 +163,12 @@ def _vnc_args(spec: InstanceSpec, hvp: dict[str, Any]) -> list[str]:
     return args
 
 
-def _cache_aio(hvp: dict[str, Any]) -> str:
+def disk_io(hvp: dict[str, Any]) -> tuple[str, str, str]:
+    """``(cache, aio, discard)`` of the instance's disks from its hvparams.
+
+    ``disk_aio=native`` needs direct I/O: the default cache becomes ``none``;
+    any other cache raises HypervisorError (``wrong_input``).
+    """
     cache = str(hvp.get(P.DISK_CACHE) or P.CACHE_DEFAULT)
     aio = str(hvp.get(P.DISK_AIO) or P.AIO_THREADS)
     discard = str(hvp.get(P.DISK_DISCARD) or P.DISCARD_DEFAULT)
@@ -167,6 +179,11 @@ def _cache_aio(hvp: dict[str, Any]) -> str:
             raise errors.HypervisorError(
                 f"disk_aio=native needs direct I/O, which disk_cache={cache} does not give; "
                 "use disk_cache=none or default, or another disk_aio", errors.ECODE_INVAL)
+    return cache, aio, discard
+
+
+def _cache_aio(hvp: dict[str, Any]) -> str:
+    cache, aio, discard = disk_io(hvp)
     out = f",aio={aio}"
     if cache != P.CACHE_DEFAULT:
         out += f",cache={cache}"
@@ -187,7 +204,7 @@ def _disk_args(spec: InstanceSpec, hvp: dict[str, Any]) -> list[str]:
         if device is None:
             args += ["-drive", f"file={_opt(src)},format=raw,if={disk_type}{flags}{ro}"]
             continue
-        drive_id = _devid("disk", disk.index, disk.uuid)
+        drive_id = device_id("disk", disk.index, disk.uuid)
         args += ["-drive", (f"file={_opt(src)},format=raw,if=none,id={drive_id}-drive"
                             f"{flags}{ro}")]
         dev = f"{device},drive={drive_id}-drive,id={drive_id}"
@@ -243,7 +260,7 @@ def _nic_args(spec: InstanceSpec, hvp: dict[str, Any], ctx: LaunchContext) -> li
         fds = ctx.nic_fds.get(nic.index)
         if not fds:
             raise errors.ProgrammerError(f"no tap fd for NIC {nic.index} of {spec.name}")
-        nid = _devid("nic", nic.index, nic.uuid)
+        nid = device_id("nic", nic.index, nic.uuid)
         netdev = f"tap,id={nid}-netdev"
         netdev += f",fd={fds[0]}" if len(fds) == 1 else f",fds={':'.join(map(str, fds))}"
         if paravirt and hvp.get(P.VHOST_NET):
@@ -368,9 +385,9 @@ def pin_pci_slots(cmd: list[str], spec: InstanceSpec) -> list[str]:
     (``pci_slot`` of disks/NICs, ``pci_slots`` by device id): after a hotplug
     the running QEMU's layout is pinned so a migration target reproduces it."""
     slots = dict(spec.pci_slots)
-    slots.update({_devid("disk", d.index, d.uuid): d.pci_slot for d in spec.disks
+    slots.update({device_id("disk", d.index, d.uuid): d.pci_slot for d in spec.disks
                   if d.pci_slot is not None})
-    slots.update({_devid("nic", n.index, n.uuid): n.pci_slot for n in spec.nics
+    slots.update({device_id("nic", n.index, n.uuid): n.pci_slot for n in spec.nics
                   if n.pci_slot is not None})
     if not slots:
         return cmd

@@ -61,18 +61,12 @@ _DISK_DEVICE = "virtio-blk-pci"
 #: nic_type values whose device sits on the PCI bus (ne2k_isa does not)
 _PCI_NIC_TYPES = {t for t in P.NIC_TYPES if t != "ne2k_isa"}
 _NIC_MODELS = {P.NIC_PARAVIRTUAL: "virtio-net-pci"}
-_ID_RE = re.compile(r"[^A-Za-z0-9_-]")
 _DISK_NIC_ID = re.compile(r"^(disk|nic)\d+-")
 
 
 # --------------------------------------------------------------------- helpers
-def device_id(kind: str, index: int, uuid: str) -> str:
-    """The QEMU id of a disk/NIC: the command line's ``<kind><index>-<uuid prefix>``."""
-    return cmdline._devid(kind, index, uuid)  # the command line's scheme
-
-
-def _uuid_tag(uuid: str) -> str:
-    return _ID_RE.sub("", uuid.split("-")[0])[:8]
+#: the QEMU id of a disk/NIC: the command line's ``<kind><index>-<uuid tag>``
+device_id = cmdline.device_id
 
 
 def _fail(msg: str, code: str = errors.ECODE_FAULT) -> errors.HypervisorError:
@@ -96,9 +90,20 @@ def _peripherals(path: str) -> list[str]:
 
 def _find_device(path: str, kind: str, uuid: str) -> str | None:
     """The id of the ``kind`` device (disk/nic) of ``uuid``, or None."""
-    pat = re.compile(rf"^{kind}\d+-{re.escape(_uuid_tag(uuid))}$")
+    pat = re.compile(rf"^{kind}\d+-{re.escape(cmdline.uuid_tag(uuid))}$")
     found = [d for d in _peripherals(path) if pat.match(d)]
     return found[0] if found else None
+
+
+def _attached_device(rt: R.KVMRuntime, kind: str, uuid: str) -> str:
+    """The id of the ``kind`` device of ``uuid`` in ``rt``'s QEMU; raises
+    HypervisorError (``wrong_state``) when it is not attached."""
+    dev = _find_device(rt.qmp, kind, uuid)
+    if dev is None:
+        what = "Disk" if kind == "disk" else "NIC"
+        raise _fail(f"{what} {uuid} is not attached to instance {rt.name}",
+                    errors.ECODE_STATE)
+    return dev
 
 
 def _used_slots(path: str) -> set[int]:
@@ -158,7 +163,7 @@ def _pin_layout(rt: R.KVMRuntime) -> None:
              if dev.get("qdev_id") and int(dev.get("function", 0)) == 0}
 
     def slot_of(kind: str, uuid: str) -> int | None:
-        pat = re.compile(rf"^{kind}\d+-{re.escape(_uuid_tag(uuid))}$")
+        pat = re.compile(rf"^{kind}\d+-{re.escape(cmdline.uuid_tag(uuid))}$")
         return next((s for q, s in slots.items() if pat.match(q)), None)
     rt.spec.disks = [d.model_copy(update={"pci_slot": slot_of("disk", d.uuid)})
                      for d in rt.spec.disks]
@@ -202,7 +207,7 @@ def _execute_with_fds(path: str, fds: Sequence[tuple[str, int]],
     """Pass ``fds`` (name, fd) to QEMU, then run ``commands``, in one session."""
     names = ", ".join(c for c, _ in commands)
     try:
-        return qmp._run(_fd_session(path, fds, commands, timeout))
+        return qmp.run(_fd_session(path, fds, commands, timeout))
     except ExecuteError as err:
         raise _fail(f"QMP command failed ({names}) on {path}: {err}") from err
     except (TimeoutError, QMPError, OSError, EOFError) as err:
@@ -242,15 +247,7 @@ def _check_disk_hotplug(rt: R.KVMRuntime, hvp: dict[str, Any], disk: DiskSpec) -
 def blockdev_options(node: str, disk: DiskSpec, hvp: dict[str, Any]) -> dict[str, Any]:
     """``blockdev-add`` arguments of ``disk`` under node name ``node``, with the
     cache/aio/discard behaviour of the command line's ``-drive``."""
-    cache = str(hvp.get(P.DISK_CACHE) or P.CACHE_DEFAULT)
-    aio = str(hvp.get(P.DISK_AIO) or P.AIO_THREADS)
-    discard = str(hvp.get(P.DISK_DISCARD) or P.DISCARD_DEFAULT)
-    if aio == P.AIO_NATIVE:
-        if cache == P.CACHE_DEFAULT:
-            cache = "none"
-        elif cache != "none":
-            raise _fail(f"disk_aio=native needs direct I/O, which disk_cache={cache} does "
-                        "not give", errors.ECODE_INVAL)
+    cache, aio, discard = cmdline.disk_io(hvp)
     try:
         is_block = stat.S_ISBLK(os.stat(disk.path).st_mode)
     except OSError as err:
@@ -299,31 +296,36 @@ def add_disk(name: str, disk: DiskSpec) -> DiskSpec:
     return result
 
 
-def remove_disk(name: str, disk_uuid: str, timeout: float = UNPLUG_TIMEOUT) -> None:
-    """Hot-remove disk ``disk_uuid``; raises HypervisorError when the guest keeps it."""
+def _unplug(name: str, kind: str, uuid: str, timeout: float,
+            release: Callable[[R.KVMRuntime, str], None]) -> None:
+    """Hot-remove the ``kind`` (disk/nic) device of ``uuid``: ``device_del``, wait
+    until the guest let it go, then ``release(runtime, device id)`` frees what
+    backed it and updates the runtime.  Raises HypervisorError when the device
+    is not there or the guest keeps it."""
     def work(ip: R.InstancePaths, rt: R.KVMRuntime) -> None:
-        dev = _find_device(rt.qmp, "disk", disk_uuid)
-        if dev is None:
-            raise _fail(f"Disk {disk_uuid} is not attached to instance {name}",
-                        errors.ECODE_STATE)
+        dev = _attached_device(rt, kind, uuid)
         qmp.execute(rt.qmp, "device_del", {"id": dev})
         _wait_gone(rt.qmp, dev, name, timeout)
+        release(rt, dev)
+        log.info("Instance %s: hot-removed %s %s", name, kind, dev)
+    _with_runtime(name, work)
+
+
+def remove_disk(name: str, disk_uuid: str, timeout: float = UNPLUG_TIMEOUT) -> None:
+    """Hot-remove disk ``disk_uuid``; raises HypervisorError when the guest keeps it."""
+    def release(rt: R.KVMRuntime, dev: str) -> None:
         node = f"{dev}-drive"
         named = {n.get("node-name") for n in qmp.execute(rt.qmp, "query-named-block-nodes")}
         if node in named:  # added by blockdev-add: QEMU keeps the node until told
             qmp.execute(rt.qmp, "blockdev-del", {"node-name": node})
         rt.spec.disks = _reindex([d for d in rt.spec.disks if d.uuid != disk_uuid])
-        log.info("Instance %s: hot-removed disk %s", name, dev)
-    _with_runtime(name, work)
+    _unplug(name, "disk", disk_uuid, timeout, release)
 
 
 def resize_disk(name: str, disk_uuid: str, size: int) -> None:
     """Make the running guest see disk ``disk_uuid`` with ``size`` MiB (``block_resize``)."""
     def work(ip: R.InstancePaths, rt: R.KVMRuntime) -> None:
-        dev = _find_device(rt.qmp, "disk", disk_uuid)
-        if dev is None:
-            raise _fail(f"Disk {disk_uuid} is not attached to instance {name}",
-                        errors.ECODE_STATE)
+        dev = _attached_device(rt, "disk", disk_uuid)
         qdev = f"/machine/peripheral/{dev}/virtio-backend"
         node = None
         for blk in qmp.execute(rt.qmp, "query-block"):
@@ -355,13 +357,6 @@ def _remap_taps(taps: Sequence[R.TapInfo], old_nics: Sequence[NICSpec],
     by_old = {n.index: n.uuid for n in old_nics}
     return [t.model_copy(update={"index": new_index[by_old[t.index]]}) for t in taps
             if t.index in by_old and by_old[t.index] in new_index]
-
-
-def _sync_nic_files(name: str, taps: Sequence[R.TapInfo]) -> None:
-    """Rewrite the node's per-index NIC files (:mod:`.network`) from ``taps``."""
-    network._forget(name)  # the network module's own record
-    for tap in taps:
-        network._record(name, tap.index, tap.name)
 
 
 def _plug_nic(rt: R.KVMRuntime, hvp: dict[str, Any], nic: NICSpec, model: str, slot: int,
@@ -419,7 +414,7 @@ def add_nic(name: str, nic: NICSpec) -> NICSpec:
             tap.close()
             network.nic_down(rt.spec, nic, tap.name)
             network.delete_tap(tap.name)
-            _sync_nic_files(name, rt.taps)
+            network.sync_nic_files(name, rt.taps)
             raise
         finally:
             tap.close()  # QEMU holds its own copies now
@@ -430,7 +425,7 @@ def add_nic(name: str, nic: NICSpec) -> NICSpec:
                    R.TapInfo(index=added.index, name=tap.name,
                              mode=str(nic.nicparams.get(C.NIC_MODE, "")),
                              link=str(nic.nicparams.get(C.NIC_LINK, "")))]
-        _sync_nic_files(name, rt.taps)
+        network.sync_nic_files(name, rt.taps)
         log.info("Instance %s: hot-added NIC %s (tap %s) in PCI slot %d", name,
                  device_id("nic", added.index, nic.uuid), tap.name, slot)
         return added
@@ -440,13 +435,7 @@ def add_nic(name: str, nic: NICSpec) -> NICSpec:
 
 def remove_nic(name: str, nic_uuid: str, timeout: float = UNPLUG_TIMEOUT) -> None:
     """Hot-remove NIC ``nic_uuid``; raises HypervisorError when the guest keeps it."""
-    def work(ip: R.InstancePaths, rt: R.KVMRuntime) -> None:
-        dev = _find_device(rt.qmp, "nic", nic_uuid)
-        if dev is None:
-            raise _fail(f"NIC {nic_uuid} is not attached to instance {name}",
-                        errors.ECODE_STATE)
-        qmp.execute(rt.qmp, "device_del", {"id": dev})
-        _wait_gone(rt.qmp, dev, name, timeout)
+    def release(rt: R.KVMRuntime, dev: str) -> None:
         with contextlib.suppress(errors.HypervisorError):  # gone with a -netdev fd=
             qmp.execute(rt.qmp, "netdev_del", {"id": f"{dev}-netdev"})
         old = list(rt.spec.nics)
@@ -457,9 +446,8 @@ def remove_nic(name: str, nic_uuid: str, timeout: float = UNPLUG_TIMEOUT) -> Non
                 network.delete_tap(tap.name)
         rt.spec.nics = _reindex([n for n in old if n.uuid != nic_uuid])
         rt.taps = _remap_taps(rt.taps, old, rt.spec.nics)
-        _sync_nic_files(name, rt.taps)
-        log.info("Instance %s: hot-removed NIC %s", name, dev)
-    _with_runtime(name, work)
+        network.sync_nic_files(name, rt.taps)
+    _unplug(name, "nic", nic_uuid, timeout, release)
 
 
 # ------------------------------------------------------------------ memory
@@ -477,3 +465,16 @@ def balloon(name: str, memory: int) -> None:
                     f"ballooned up to {memory} MiB", errors.ECODE_INVAL)
     qmp.execute(rt.qmp, "balloon", {"value": memory * 1024 * 1024})
     log.info("Instance %s: balloon target set to %d MiB", name, memory)
+
+
+def current_memory(rt: R.KVMRuntime, timeout: float = qmp.DEFAULT_TIMEOUT) -> int | None:
+    """The memory (MiB) the guest of ``rt`` has now, as its balloon reports it (QMP
+    ``query-balloon``, ``actual``); None when QEMU cannot tell (no balloon
+    device, monitor busy), so callers fall back to the memory it started with."""
+    try:
+        res = qmp.execute(rt.qmp, "query-balloon", timeout=timeout)
+    except errors.HypervisorError as err:
+        log.debug("Instance %s: no balloon information: %s", rt.name, err)
+        return None
+    actual = res.get("actual") if isinstance(res, dict) else None
+    return int(actual) // (1024 * 1024) if actual else None

@@ -428,8 +428,11 @@ class KVMHypervisor(Hypervisor):
             state = "shutdown"
         elif status in _CRASHED_STATES:
             state = "crashed"
+        from gnt.hypervisor.kvm import hotplug  # the balloon's view, after ballooning
+
+        memory = hotplug.current_memory(rt, INFO_QMP_TIMEOUT) or rt.spec.memory
         return InstanceRuntimeInfo(
-            name=name, state=state, memory=rt.spec.memory,
+            name=name, state=state, memory=memory,
             vcpus=int(rt.spec.beparams.get(C.BE_VCPUS, 1)), pid=rt.pid,
             uptime=max(0.0, time.time() - rt.start_time))
 

@@ -26,7 +26,9 @@ DEFAULT_TIMEOUT = 10.0  # seconds, per connect and per command
 Command = tuple[str, dict[str, Any] | None]
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run the QMP coroutine ``coro`` to completion from synchronous code (on a
+    private loop, in a helper thread when this thread already runs a loop)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -58,7 +60,7 @@ def execute_many(path: str, commands: Sequence[Command],
     """
     names = ", ".join(c for c, _ in commands)
     try:
-        return _run(_session(path, commands, timeout))
+        return run(_session(path, commands, timeout))
     except ExecuteError as err:
         raise errors.HypervisorError(f"QMP command failed ({names}) on {path}: {err}") from err
     except (TimeoutError, QMPError, OSError, EOFError) as err:

@@ -20,10 +20,15 @@ from gnt.storage.base import BlockDevSpec
 
 
 @procedure("instance_check_accept")
-def instance_check_accept(spec: dict[str, Any], bdevs: list[dict[str, Any]]) -> None:
+def instance_check_accept(spec: dict[str, Any], bdevs: list[dict[str, Any]]
+                          ) -> dict[str, Any]:
     """Check, changing nothing, that this node could run the instance: every disk
     is reachable here and the hypervisor's prerequisites (binaries, kernel files,
-    NIC links, CPU mask) hold.  Raises the first problem."""
+    NIC links, CPU mask) hold.  Raises the first problem.
+
+    Returns ``{"memory_free": MiB}``: the hypervisor's free memory here, so the
+    master checks the target in one round trip.
+    """
     s = InstanceSpec.model_validate(spec)
     disks = []
     for idx, raw in enumerate(bdevs):
@@ -35,7 +40,21 @@ def instance_check_accept(spec: dict[str, Any], bdevs: list[dict[str, Any]]) -> 
                 errors.ECODE_ENVIRON)
         disks.append(DiskSpec(uuid=b.uuid, name=b.name, index=idx, path=found.path,
                               uri=found.uri, mode=b.mode, size=b.size, dev_type=b.dev_type))
-    hypervisor.get(s.hypervisor).check_accept(s.model_copy(update={"disks": disks}))
+    hv = hypervisor.get(s.hypervisor)
+    hv.check_accept(s.model_copy(update={"disks": disks}))
+    return {"memory_free": hv.get_node_info().memory_free}
+
+
+@procedure("instance_migration_source")
+def instance_migration_source(hv: str, name: str) -> dict[str, Any]:
+    """What the master needs from the source before a migration, in one call:
+    ``{"instance": runtime info (``memory`` MiB, ...) or None when the instance
+    does not run here, "migration": the hypervisor's migration info or None}``."""
+    h = hypervisor.get(hv)
+    info = h.get_instance_info(name)
+    if info is None:
+        return {"instance": None, "migration": None}
+    return {"instance": info.model_dump(mode="json"), "migration": h.migration_info(name)}
 
 
 @procedure("instance_migration_info")
@@ -77,8 +96,20 @@ def instance_finalize_migration_dst(hv: str, name: str, success: bool) -> None:
 
 
 @procedure("instance_finalize_migration_src")
-def instance_finalize_migration_src(hv: str, name: str, success: bool, live: bool) -> None:
+def instance_finalize_migration_src(hv: str, name: str, success: bool, live: bool,
+                                    bdevs: list[dict[str, Any]] | None = None) -> list[str]:
+    """Release (success) or resume the source's process; after a success also shut
+    down the disks ``bdevs`` here (one round trip less for the master).  Returns
+    the problems met shutting down disks (the process is released anyway)."""
     hypervisor.get(hv).finalize_migration_src(name, bool(success), bool(live))
+    problems = []
+    for raw in (bdevs or []) if success else []:
+        b = BlockDevSpec.model_validate(raw)
+        try:
+            get_bdev(b.dev_type).shutdown(b)
+        except errors.GntError as err:
+            problems.append(f"Could not shut down disk {b.iv_name}: {err}")
+    return problems
 
 
 @procedure("instance_status")

@@ -173,13 +173,15 @@ def master_vote() -> dict[str, Any]:
 
 @procedure("master_step_down")
 def master_step_down(new_master: str) -> bool:
-    """Stop this node's master daemon because ``new_master`` took over.
+    """Stop this node's master role (RAPI, then the master daemon) because
+    ``new_master`` took over.
 
     Returns True if a master daemon was running and has been stopped.
     """
     from gnt import daemon_util
 
     log.warning("Stepping down: %s is the new master", new_master)
+    daemon_util.stop(daemon_util.RAPI, timeout=30)
     return daemon_util.stop(daemon_util.MASTERD, timeout=30)
 
 
