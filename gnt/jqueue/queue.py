@@ -38,6 +38,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, Self
 
 from gnt import constants as C
@@ -67,6 +68,9 @@ from gnt.jqueue.store import JobStore
 from gnt.opcodes.base import OpCode, from_dict
 
 log = logging.getLogger(__name__)
+
+#: Threads handing one submission's new jobs to the replication hook at once
+_REPLICATE_THREADS = 32
 
 #: ``wait_for_job_change`` result when nothing changed before the timeout
 JOB_NOTCHANGED: Literal["nochange"] = "nochange"
@@ -207,6 +211,7 @@ class JobQueue:
                 continue
             created.append(live)
             out.append((job_id, None))
+        self._replicate_new(created)
         self._register(created)
         for live in created:
             log.info("Job %s submitted: %s", live.job.id, ", ".join(live.summaries()))
@@ -268,12 +273,25 @@ class JobQueue:
         return LiveJob(job, summary=[q.op.summary() for q in qops if q.op is not None])
 
     def _write_new(self, live: LiveJob) -> None:
-        data = live.view[0]
         try:
-            self._store.write_job(live.job.id, data)
+            self._store.write_job(live.job.id, live.view[0])
         except OSError as err:
             raise errors.JobQueueError(f"Cannot write job {live.job.id}: {err}") from err
-        self._replicate(live.job.id, data)
+
+    def _replicate_new(self, lives: list[LiveJob]) -> None:
+        """Hand new jobs to the replication hook; returns when every call did.
+
+        The calls of one submission run side by side, so a replicator that
+        batches concurrent updates (group commit) sends a submission of many
+        jobs in a few rounds instead of one round trip per job.
+        """
+        if len(lives) <= 1 or self._on_job_update is None:
+            for live in lives:
+                self._replicate(live.job.id, live.view[0])
+            return
+        with ThreadPoolExecutor(min(len(lives), _REPLICATE_THREADS),
+                                thread_name_prefix="job-replicate") as pool:
+            list(pool.map(lambda live: self._replicate(live.job.id, live.view[0]), lives))
 
     def _register(self, lives: list[LiveJob]) -> None:
         """Add jobs to the table and schedule the unfinished ones."""
