@@ -1,7 +1,8 @@
 """Benchmark gnt htools against Ganeti's (Debian ganeti-htools-3.0), side by side.
 
 For each size (nodes/instances) an unbalanced DRBD cluster is generated
-(seeded, ``gnt.htools.generate``), then ``hbal`` and ``hspace`` run with
+(seeded, ``gnt.htools.generate``), then ``hbal``, ``hspace`` and ``hail``
+(an allocate request for one DRBD instance on that cluster) run with
 Ganeti's binaries and with gnt's.  Reported per tool: wall time, CPU time
 (user+sys of the child), peak RSS of the child, and for hbal the final
 score and the number of moves.  Ganeti gets a time limit; when it hits it
@@ -63,6 +64,27 @@ def run(cmd: list[str], limit: float | None) -> Run:
     return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, finished, out.read())
 
 
+REF_HAIL = "/usr/lib/ganeti/iallocators/hail"
+
+
+def write_request(data: Path, path: Path) -> None:
+    """An iallocator request: allocate one DRBD instance (4 GiB, 100 GiB) on ``data``."""
+    import json
+
+    from gnt.htools.iallocator import cluster_to_json
+    from gnt.htools.text import load_file
+    req = {"type": "allocate", "name": "new1.example.com", "disk_template": "drbd",
+           "memory": 4096, "vcpus": 2, "disks": [{"size": 102400, "mode": "rw"}],
+           "disk_space_total": 102400, "nics": [], "tags": [], "spindle_use": 1,
+           "os": "debian", "hypervisor": "xen-pvm", "required_nodes": 2}
+    path.write_text(json.dumps(cluster_to_json(load_file(data), req, "xen-pvm")))
+
+
+def hail_nodes(r: Run) -> str:
+    m = re.search(r'"result":(\[[^\]]*\])', r.stdout)
+    return m.group(1) if m else "?"
+
+
 def final_score(stdout: str) -> tuple[float | None, int]:
     moves = [m for m in (SCORE_LINE.match(ln) for ln in stdout.splitlines()) if m]
     m = re.search(r"Cluster score improved from [\d.]+ to ([\d.]+)", stdout)
@@ -95,13 +117,18 @@ def main(argv: list[str] | None = None) -> int:
         o_score, o_moves = final_score(ours.stdout)
         hs = ["--disk-template", "drbd", "--standard-alloc=10240,1024,1", "-t", str(data)]
         ours_hs = run([py, "-m", "gnt.htools", "hspace", *hs], None)
+        req = tmp / f"r{n}_{m}.json"
+        write_request(data, req)
+        ours_hail = run([py, "-m", "gnt.htools", "hail", str(req)], None)
         row = {"size": size, "o": ours, "o_score": o_score, "o_moves": o_moves,
-               "o_hs": ours_hs}
+               "o_hs": ours_hs, "o_hail": ours_hail, "o_hail_ans": hail_nodes(ours_hail)}
         if have_ganeti:
             ref = run(["/usr/bin/hbal", "-t", str(data)], args.limit)
             r_score, r_moves = final_score(ref.stdout)
+            g_hail = run([REF_HAIL, str(req)], args.limit)
             row.update(g=ref, g_score=r_score, g_moves=r_moves,
-                       g_hs=run(["/usr/bin/hspace", *hs], args.limit))
+                       g_hs=run(["/usr/bin/hspace", *hs], args.limit),
+                       g_hail=g_hail, g_hail_ans=hail_nodes(g_hail))
         rows.append(row)
         print(fmt_row(row), flush=True)
     print()
@@ -113,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
 def fmt_row(r: dict) -> str:
     o = r["o"]
     s = (f"{r['size']}: gnt hbal {o.wall:.2f}s wall {o.cpu:.2f}s cpu {o.rss_mib:.0f}MiB "
-         f"score {r['o_score']} ({r['o_moves']} moves); gnt hspace {r['o_hs'].cpu:.2f}s cpu")
+         f"score {r['o_score']} ({r['o_moves']} moves); gnt hspace {r['o_hs'].cpu:.2f}s cpu"
+         f"; gnt hail {r['o_hail'].cpu:.2f}s cpu {r['o_hail_ans']}")
     if "g" in r:
         g = r["g"]
         s += (f" | ganeti hbal {g.wall:.2f}s wall {g.cpu:.2f}s cpu {g.rss_mib:.0f}MiB "
               f"score {r['g_score']} ({r['g_moves']} moves{'' if g.finished else ', CUT'})"
-              f"; ganeti hspace {r['g_hs'].cpu:.2f}s cpu")
+              f"; ganeti hspace {r['g_hs'].cpu:.2f}s cpu"
+              f"; ganeti hail {r['g_hail'].cpu:.2f}s cpu {r['g_hail_ans']}")
     return s
 
 
@@ -127,10 +156,11 @@ def _sc(v: float | None) -> str:
 
 
 def markdown(rows: list[dict], limit: float) -> str:
-    lines = ["| nodes/instances | gnt hbal wall / cpu | gnt final score (moves) | "
+    lines = [("| nodes/instances | gnt hbal wall / cpu | gnt final score (moves) | "
              "Ganeti hbal wall / cpu | Ganeti final score (moves) | speed-up (cpu) | "
-             "gnt / Ganeti peak RSS | gnt / Ganeti hspace cpu |",
-             "|---|---|---|---|---|---|---|---|"]
+             "gnt / Ganeti peak RSS | gnt / Ganeti hspace cpu | gnt / Ganeti hail cpu "
+             "(same answer) |"),
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         o = r["o"]
         if "g" in r:
@@ -142,11 +172,14 @@ def markdown(rows: list[dict], limit: float) -> str:
                 f"{_sc(r['g_score'])} ({r['g_moves']}){'' if g.finished else ' so far'} | "
                 f"{g.cpu / o.cpu:.1f}x{'+' if not g.finished else ''} | "
                 f"{o.rss_mib:.0f} / {g.rss_mib:.0f} MiB | "
-                f"{r['o_hs'].cpu:.2f} / {r['g_hs'].cpu:.2f} s |")
+                f"{r['o_hs'].cpu:.2f} / {r['g_hs'].cpu:.2f} s | "
+                f"{r['o_hail'].cpu:.2f} / {r['g_hail'].cpu:.2f} s "
+                f"({'yes' if r['o_hail_ans'] == r['g_hail_ans'] else 'no'}) |")
         else:
             lines.append(f"| {r['size']} | {o.wall:.2f} s / {o.cpu:.2f} s | "
                          f"{_sc(r['o_score'])} ({r['o_moves']}) | - | - | - | "
-                         f"{o.rss_mib:.0f} MiB | {r['o_hs'].cpu:.2f} s |")
+                         f"{o.rss_mib:.0f} MiB | {r['o_hs'].cpu:.2f} s | "
+                         f"{r['o_hail'].cpu:.2f} s |")
     return "\n".join(lines)
 
 

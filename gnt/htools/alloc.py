@@ -17,19 +17,23 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from gnt.htools import nodeops
+from gnt.htools.model import Instance
 from gnt.htools.search import Scorer
 from gnt.htools.state import ClusterState
 from gnt.htools.types import (
     LOCAL_STORAGE_TEMPLATES,
+    NO_SECONDARY,
     UNIT_CPU,
     UNIT_DSK,
     UNIT_MEM,
     DiskTemplate,
     FailMode,
+    InstanceStatus,
     IPolicy,
 )
 
@@ -177,6 +181,58 @@ class Allocator:
                 limit -= 1
 
 
+class ExactAllocator:
+    """Allocation with hail's exact machinery (:mod:`gnt.htools.iallocate`).
+
+    Same interface as :class:`Allocator`, but candidates, scores, ties and
+    the global N+1 capacity check (unless ``capacity`` is false) are
+    Ganeti's ``tryAlloc``, as hspace uses it: candidates are the online
+    nodes of ``nodes`` (pairs inside one group for DRBD), scores are over
+    ``score_nodes`` (the whole cluster).  ``st`` is replaced, not mutated,
+    on every commit.
+    """
+
+    def __init__(self, st: ClusterState, nodes: np.ndarray, template: DiskTemplate,
+                 score_nodes: np.ndarray | None = None, capacity: bool = True) -> None:
+        from gnt.htools.iallocate import AllocOptions
+        self.st = st
+        self.nodes = np.asarray(nodes, dtype=np.int64)
+        self.score_nodes = np.arange(st.n_nodes) if score_nodes is None else \
+            np.asarray(score_nodes, dtype=np.int64)
+        self.template = template
+        self.count = 2 if template == DiskTemplate.DRBD else 1
+        self.opts = AllocOptions(capacity=capacity)
+        self._last: tuple[Spec, Any] | None = None
+
+    def _instance(self, spec: Spec) -> Instance:
+        return Instance(name=f"new-{self.st.n_insts}", mem=spec.mem, dsk=spec.dsk,
+                        vcpus=spec.cpu, status=InstanceStatus.RUNNING, auto_balance=True,
+                        pnode=NO_SECONDARY, snode=NO_SECONDARY, template=self.template,
+                        spindle_use=spec.spn, disks=[(spec.dsk, None)])
+
+    def try_alloc(self, spec: Spec) -> tuple[tuple[int, int] | None, Counter]:
+        from gnt.htools.iallocate import AllocError, try_alloc
+        try:
+            sol = try_alloc(self.st, self._instance(spec), self.nodes, self.count,
+                            self.score_nodes, self.opts)
+        except AllocError:
+            return None, Counter()
+        fails = Counter({m: c for m, c in sol.failures.items() if c})
+        if sol.nodes is None:
+            self._last = None
+            return None, fails
+        self._last = (spec, sol.state)
+        pri = sol.nodes[0]
+        return (pri, sol.nodes[1] if len(sol.nodes) > 1 else -1), fails
+
+    def commit(self, spec: Spec, pri: int, sec: int) -> None:
+        assert self._last is not None and self._last[0] == spec
+        self.st = self._last[1]
+        self._last = None
+
+    iterate = Allocator.iterate
+
+
 def _sorted_errs(fails: Counter) -> list[FailMode]:
     order = [m for m in nodeops.FAIL_MODES]
     return sorted(order, key=lambda m: fails.get(m, 0))
@@ -212,6 +268,8 @@ def _tiered(alloc: Allocator, spec: Spec, res: AllocResult) -> None:
             return
     res.failures = dict(fails)
     for mode in reversed(errs):
+        if not fails.get(mode):
+            continue    # Ganeti tries the unshrunk spec first: it fails without this mode
         cand = spec.shrink(mode)
         while cand is not None:
             place, f = alloc.try_alloc(cand)

@@ -131,7 +131,7 @@ def parse_args(prog: str, argv: list[str],
     if "print_commands" in optional:
         opts.print_commands = optional["print_commands"] or "-"
     if "luxi" in optional:
-        opts.luxi = optional["luxi"] or "/var/run/ganeti/socket/ganeti-query"
+        opts.luxi = optional["luxi"]     # "": this root's master socket
     known = set(vars(ToolOptions())) | {"verbose", "quiet", "version", "args"}
     opts.extra = {k: v for k, v in vars(ns).items() if k not in known}
     return opts
@@ -189,7 +189,9 @@ def read_util_file(path: str, known: list[str]) -> dict[str, tuple[float, float,
 
 def load_cluster_data(opts: ToolOptions) -> ClusterData:
     """Read the cluster data from the selected backend."""
-    chosen = [b for b in (opts.text_data, opts.master, opts.luxi, opts.ialloc_src) if b]
+    chosen = [b for b in (opts.text_data, opts.master, opts.ialloc_src) if b]
+    if opts.luxi is not None:
+        chosen.append("luxi")
     if opts.simulate:
         chosen.append("simulate")
     if len(chosen) > 1:
@@ -205,9 +207,12 @@ def load_cluster_data(opts: ToolOptions) -> ClusterData:
         static = opts.extra.get("static_kvm_node_memory")
         return load_request(opts.ialloc_src,
                             DEFAULT_STATIC_KVM_MEM if static is None else int(static)).cdata
-    if opts.master or opts.luxi:
-        raise OptionError("this data backend (-m/-L) is not available yet in gnt "
-                          "htools; use -t FILE, -I FILE or --simulate")
+    if opts.master:
+        from gnt.htools.backend_rapi import load_rapi
+        return load_rapi(opts.master)
+    if opts.luxi is not None:
+        from gnt.htools.backend_luxi import load_luxi
+        return load_luxi(opts.luxi or None)
     raise OptionError("No data source given: use -t FILE, -m CLUSTER, -L or --simulate")
 
 

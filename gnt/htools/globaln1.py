@@ -152,6 +152,48 @@ def _recreate(st: ClusterState, inst: int, escape: np.ndarray, nodes: np.ndarray
     return True
 
 
+def _one_node_takes_all(st: ClusterState, others: list[int], escape: np.ndarray,
+                        online: np.ndarray) -> bool:
+    """Sufficient condition for steps 2 and 3: one online escape node can hold
+    all of ``others`` at once (hard checks, instance policy).  Every one of
+    them then always has that node left, whatever the earlier choices (the
+    checks only get easier with less added), so the exact simulation would
+    succeed too."""
+    if st.mig_ok is not None or not len(escape):
+        return False
+    idx = np.asarray(others, dtype=np.int64)
+    if st.i_forth[idx].any():
+        return False
+    cand = escape[online[escape]]
+    if not len(cand):
+        return False
+    local = st.i_local[idx]
+    spn = st.i_spn[idx][local]
+    a = np.asarray
+    agg = {"mem": a(int(np.where(st.i_uses_mem[idx], st.i_mem_sz[idx], 0).sum())),
+           "dsk": a(int(np.where(local, st.i_dsk[idx], 0).sum())),
+           "vcpus": a(int(st.i_vcpus[idx].sum())),
+           "su": a(int(np.where(local, st.i_su[idx], 0).sum())),
+           "spn": a(-1 if (spn < 0).any() else int(spn.sum())),
+           "uses_mem": a(True), "uses_sec_mem": a(False), "local": a(bool(local.any())),
+           "online": a(True), "has_sec": a(False), "forth": a(False),
+           "util": tuple(a(0.0) for _ in range(4))}
+    zero = np.zeros(len(cand), dtype=np.int64)
+    _, codes = nodeops.add_pri(st.rows(cand), agg, False, zero, zero)
+    ok = np.broadcast_to(codes, (len(cand),)) == 0
+    fixed = [st.cdata.instances[i] for i in others if st.i_mirror[i] == 0]
+    if fixed:
+        for k, t in enumerate(cand.tolist()):
+            if not ok[k]:
+                continue
+            gpol = st.cdata.groups[int(st.group[t])].ipolicy if st.cdata.groups else \
+                st.cdata.ipolicy
+            if any(instance_policy_failure(o, gpol, bool(st.excl[t])) is not None
+                   for o in fixed):
+                ok[k] = False
+    return bool(ok.any())
+
+
 def can_evacuate(st: ClusterState, node: int, nodes: np.ndarray,
                  drbd_ok: bool | None = None) -> bool:
     """Whether ``node`` can be evacuated; ``nodes`` is the node list considered."""
@@ -164,17 +206,21 @@ def can_evacuate(st: ClusterState, node: int, nodes: np.ndarray,
     others = [i for i in pri if not st.i_has_sec[i]]
     if not others:
         return True
-    work = copy_state(st)
     online = np.zeros(st.n_nodes, dtype=bool)
     online[nodes] = True
     online &= ~st.offline
+    grp = int(st.group[node])
+    group_nodes = nodes[st.group[nodes] == grp]
+    escape = group_nodes[group_nodes != node]
+    if len(others) == len(pri) and _one_node_takes_all(st, others, escape, online):
+        return True     # no DRBD failovers first: decided on the state itself
+    work = copy_state(st)
     for i in pri:
         if st.i_has_sec[i] and not apply_move(work, i, Move(MoveKind.FAILOVER), FORCE,
                                                online):
             return False
-    grp = int(st.group[node])
-    group_nodes = nodes[st.group[nodes] == grp]
-    escape = group_nodes[group_nodes != node]
+    if len(others) < len(pri) and _one_node_takes_all(work, others, escape, online):
+        return True
     shared = [i for i in others if st.i_mirror[i] != 0]
     fixed = sorted((i for i in others if st.i_mirror[i] == 0),
                    key=lambda i: -int(st.i_mem_sz[i]))

@@ -6,8 +6,8 @@ on one line, as Ganeti's hail does.  ``-t FILE``/``--simulate`` replace the
 request's cluster data; ``-p`` prints the node tables before and after (on
 stderr); ``-S FILE`` saves ``FILE.pre-ialloc``/``FILE.post-ialloc`` in the
 text format.  Request types: allocate, multi-allocate, relocate,
-node-evacuate, change-group (allocate-secondary is answered with an
-error).  ``main(argv)`` is the entry point; :func:`answer` computes an
+node-evacuate, change-group, allocate-secondary (see
+:mod:`gnt.htools.allocsec`).  ``main(argv)`` is the entry point; :func:`answer` computes an
 answer for library use.
 """
 
@@ -107,7 +107,14 @@ def _process(st: ClusterState, req: ia.Request, opts: AllocOptions) -> Answer:
         res = change_group(st, req.insts, req.target_groups, opts)
         info, result = _evac_json(st, res)
         return Answer(True, info, result, res.state)
-    raise AllocError("allocate-secondary requests are not supported by gnt's hail")
+    if isinstance(req, ia.AllocateSecondaryRequest):
+        from gnt.htools.allocsec import allocate_secondary
+        sol = allocate_secondary(st, req.inst, opts)
+        info = ", ".join(sol.log)
+        if sol.nodes is None:
+            raise AllocError(info)
+        return Answer(True, info, st.cdata.nodes[sol.nodes[1]].name, sol.state)
+    raise AllocError(f"unknown request type {type(req).__name__}")
 
 
 def answer(st: ClusterState, req: ia.Request, opts: AllocOptions | None = None) -> Answer:

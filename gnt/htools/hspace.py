@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from gnt.htools import cli, metrics
-from gnt.htools.alloc import Allocator, AllocResult, Spec, standard_alloc, tiered_alloc
+from gnt.htools.alloc import AllocResult, ExactAllocator, Spec, standard_alloc, tiered_alloc
 from gnt.htools.errors import OptionError
 from gnt.htools.fmt import hs_fixed
 from gnt.htools.state import ClusterState, copy_state
@@ -99,8 +99,11 @@ def run(argv: list[str]) -> int:
     tspec = _spec(x["tiered_alloc"], "tiered", spn) if x.get("tiered_alloc") else \
         Spec(mx.mem_size, mx.disk_size, mx.cpu_count, mx.spindle_use)
     rqn = 2 if template == DiskTemplate.DRBD else 1
-    groups = sorted({int(g) for g in st.group})
-    gnodes = st.group_nodes(groups[0]) if len(groups) == 1 else nodes
+    sorted({int(g) for g in st.group})
+    # candidates: the nodes of allocable groups (Ganeti's genAllocNodes)
+    from gnt.htools.types import AllocPolicy
+    gnodes = np.array([k for k in nodes if not cd.groups or cd.groups[int(st.group[k])]
+                       .alloc_policy != AllocPolicy.UNALLOCABLE], dtype=np.int64)
     ini_score = metrics.score(st, nodes)
     ini_cnt = len(cd.instances)
     out: list[tuple[str, str]] = []
@@ -121,8 +124,10 @@ def run(argv: list[str]) -> int:
         if n1_bad:  # Ganeti allocates nothing on a cluster that is not N+1 happy
             from gnt.htools.types import FailMode
             return AllocResult(failures={FailMode.N1: 1}), work
-        alloc = Allocator(work, gnodes, template)
-        return (tiered_alloc(alloc, spec) if tiered else standard_alloc(alloc, spec)), work
+        alloc = ExactAllocator(work, gnodes, template, nodes, capacity=not x.get(
+            "no_capacity_checks"))
+        res = tiered_alloc(alloc, spec) if tiered else standard_alloc(alloc, spec)
+        return res, alloc.st
 
     def summary(res: AllocResult, work: ClusterState, prefix: str) -> list[tuple[str, str]]:
         fin = cluster_stats(work, nodes)
@@ -165,7 +170,9 @@ def run(argv: list[str]) -> int:
     out += summary(sres, swork, "FIN")
     out += [("ALLOC_INSTANCES", str(len(sres.allocated))),
             ("ALLOC_FAIL_REASON", _reason(sres).upper())]
-    order = sorted(_MODES, key=lambda m: -sres.failures.get(m, 0))
+    # on a cluster failing N+1 Ganeti reports the single FailN1 failure only
+    order = [m for m in _MODES if m in sres.failures] if n1_bad else \
+        sorted(_MODES, key=lambda m: -sres.failures.get(m, 0))
     out += [(f"ALLOC_{m.value.upper()}_CNT", str(sres.failures.get(m, 0))) for m in order]
     human += ["Standard (fixed-size) instance spec is:",
               (f"  MEM {std.mem}, DSK {std.dsk}, CPU {std.cpu}, using disk template "
@@ -184,7 +191,8 @@ def run(argv: list[str]) -> int:
 def _reason(res: AllocResult) -> str:
     if not res.failures:
         return "FailN1"
-    best = max(_MODES, key=lambda m: (res.failures.get(m, 0), _MODES.index(m)))
+    # the first of the modes sorted by count, descending and stable (ties: earlier mode)
+    best = max(_MODES, key=lambda m: (res.failures.get(m, 0), -_MODES.index(m)))
     return best.value
 
 

@@ -117,8 +117,10 @@ class _Capacity:
     """The global N+1 predicate of one allocation attempt."""
 
     def __init__(self, st: ClusterState, inst: Instance, score_nodes: np.ndarray,
-                 enabled: bool, existing: bool = False) -> None:
+                 enabled: bool, existing: bool = False, replace: int | None = None) -> None:
         self.st, self.inst, self.nodes = st, inst, score_nodes
+        #: the instance's record (and placement) becomes ``inst`` (allocate-secondary)
+        self.replace = replace
         self.enabled = enabled
         self.existing = existing
         # Ganeti gives the new instance the index "number of instances on these
@@ -131,17 +133,21 @@ class _Capacity:
             k = int(on[st.i_pnode].sum())
             if k < st.n_insts and on[st.i_pnode[k]]:
                 self.collide = k
-        if enabled and self.collide is None:
-            self.hopeless = not bool(drbd_failover_ok(st, score_nodes).all())
         # adding an instance only uses resources: a node that cannot fail its
         # DRBD instances over now never will, so every candidate fails (unless
-        # the index collision below hides an instance from the check)
-        self.hopeless = False
+        # the index collision above hides an instance from the check, or the
+        # instance's own record is replaced)
+        self.hopeless = bool(enabled and self.collide is None and replace is None
+                             and not existing
+                             and not drbd_failover_ok(st, score_nodes).all())
 
     def check(self, pnode: int, snode: int) -> ClusterState | None:
         """The state after the allocation if it passes the check, else None."""
         if self.hopeless:
             return None
+        if self.replace is not None:
+            new = add_instance(self.st, self.inst, pnode, snode, replace_at=self.replace)
+            return new if not self.enabled or redundant(new, self.nodes) else None
         if self.collide is not None and not self.existing:
             check = add_instance(self.st, self.inst, pnode, snode, replace_at=self.collide)
             if not redundant(check, self.nodes):
@@ -206,8 +212,12 @@ def try_alloc_single(st: ClusterState, inst: Instance, cands: list[int],
 
 def try_alloc_pair(st: ClusterState, inst: Instance, pairs: list[tuple[int, list[int]]],
                    score_nodes: np.ndarray, opts: AllocOptions,
-                   existing: bool = False) -> AllocSolution:
-    """``tryAlloc`` for (primary, secondary) placements."""
+                   existing: bool = False, replace: int | None = None) -> AllocSolution:
+    """``tryAlloc`` for (primary, secondary) placements.
+
+    ``replace``: index of an existing instance whose record ``inst`` replaces
+    (its resources must already be off ``st``'s nodes), for allocate-secondary.
+    """
     if not pairs:
         raise AllocError("Not enough online nodes")
     score_nodes = np.asarray(score_nodes, dtype=np.int64)
@@ -254,7 +264,7 @@ def try_alloc_pair(st: ClusterState, inst: Instance, pairs: list[tuple[int, list
     mdelta = metrics.map_add_delta(st, score_nodes, excl, prim)[:, None]
     scores = np.broadcast_to(
         stats.updated(old_p, nv_p, mdelta).updated(old_s, nv_s, 0).score(), shape)
-    cap = _Capacity(st, inst, score_nodes, opts.capacity, existing)
+    cap = _Capacity(st, inst, score_nodes, opts.capacity, existing, replace)
     best: tuple[float, int, int, int] | None = None
     best_state = None
     for r in range(len(prim)):

@@ -12,7 +12,7 @@ import os
 import sys
 
 TOOLS = {"hbal": "gnt.htools.hbal", "hcheck": "gnt.htools.hcheck", "hail": "gnt.htools.hail",
-         "hroller": "gnt.htools.hroller",
+         "hroller": "gnt.htools.hroller", "hscan": "gnt.htools.hscan",
          "hinfo": "gnt.htools.hinfo", "hspace": "gnt.htools.hspace"}
 
 

@@ -244,3 +244,43 @@ def test_hroller_master_and_iallocator_input(tmp_path: Path) -> None:
         ref = _run([REF_HROLLER, *args])
         mine = _ours("hroller", *args)
         assert mine[:2] == ref[:2], args
+
+
+def allocsec_case(seed: int) -> tuple[str, list[str]]:
+    """An allocate-secondary request (mostly for a plain instance) and hail options."""
+    rng = random.Random(seed)
+    groups = rng.choice([1, 1, 2, 3])
+    spec = GenSpec(nodes=rng.randint(3, 10), instances=rng.randint(5, 40), groups=groups,
+                   seed=seed, offline=rng.choice([0, 0, 1]), tags=rng.random() < 0.3,
+                   exclusion=rng.random() < 0.3, locations=rng.random() < 0.3,
+                   heterogeneous=rng.random() < 0.4, unbalanced=rng.random() < 0.5,
+                   templates={"drbd": 0.5, "plain": 0.3, "sharedfile": 0.1, "diskless": 0.1},
+                   node_mem=rng.choice([0, 32768, 65536]))
+    cd = generate(spec)
+    plain = [i for i in cd.instances if i.template.value == "plain"]
+    inst = rng.choice(plain if plain and rng.random() < 0.8 else cd.instances)
+    doc = cluster_to_json(cd, {"type": "allocate-secondary", "name": inst.name},
+                          rng.choice(["xen-pvm", "kvm"]))
+    opts = []
+    if rng.random() < 0.3:
+        opts.append("--no-capacity-checks")
+    if rng.random() < 0.15:
+        opts.append("--restrict-allocation-to=" + ",".join(
+            n.name for n in rng.sample(cd.nodes, max(1, len(cd.nodes) // 2))))
+    return json.dumps(doc), opts
+
+
+@pytest.mark.parametrize("seed", list(range(100, 140)))
+def test_hail_allocate_secondary_same_answer(tmp_path: Path, seed: int) -> None:
+    doc, opts = allocsec_case(seed)
+    path = tmp_path / "request.json"
+    path.write_text(doc)
+    save_g, save_n = tmp_path / "g", tmp_path / "n"
+    ref = _run([REF_HAIL, *opts, "-S", str(save_g), str(path)])
+    mine = _ours("hail", *opts, "-S", str(save_n), str(path))
+    assert mine[:2] == ref[:2]
+    for suffix in (".pre-ialloc", ".post-ialloc"):
+        g, n = Path(str(save_g) + suffix), Path(str(save_n) + suffix)
+        assert g.exists() == n.exists()
+        if g.exists():
+            assert n.read_text() == g.read_text(), suffix
