@@ -221,7 +221,8 @@ class LUNodeAdd(LogicalUnit):
                     f"Node {self.node_name} already runs a node daemon of this cluster;"
                     " use --readd", errors.ECODE_STATE)
             feedback(f"Node {self.node_name} already has this cluster's certificate")
-            for name, (content, mode) in cluster_files_payload().items():
+            # the node has the certificate (it answered with it): the other files again
+            for name, (content, mode) in cluster_files_payload(ancillary_only=True).items():
                 self.ctx.rpc.client.call(self.primary_ip, "upload_file", [name, content, mode],
                                          timeout=30, node_name=self.node_name
                                          ).raise_on_fail(f"Cannot upload {name}")

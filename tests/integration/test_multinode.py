@@ -87,6 +87,17 @@ def test_join_gives_roles_and_replicas(cluster: TestCluster) -> None:
     assert not (c.node_root("node4") / f"var/lib/ganeti/queue/job-{job_id}").exists()
 
 
+def test_readd_of_an_intact_node(cluster: TestCluster) -> None:
+    """``--readd`` of a node that still has the cluster: its files again, same roles."""
+    c = cluster
+    secret = c.node_root("node4") / "var/lib/ganeti/cluster-domain-secret"
+    secret.unlink()
+    out = c.ok("gnt-node", "add", "--readd", c.fqdn("node4"))
+    assert "already has this cluster's certificate" in out
+    assert secret.read_bytes() == (c.root / "var/lib/ganeti/cluster-domain-secret").read_bytes()
+    assert _roles(c) == {"node1": "M", "node2": "C", "node3": "C", "node4": "R"}
+
+
 def test_bad_node_adds_change_nothing(cluster: TestCluster) -> None:
     c = cluster
     before = _serial(c, "node1")
