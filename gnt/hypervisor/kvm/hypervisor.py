@@ -430,7 +430,10 @@ class KVMHypervisor(Hypervisor):
             state = "crashed"
         from gnt.hypervisor.kvm import hotplug  # the balloon's view, after ballooning
 
-        memory = hotplug.current_memory(rt, INFO_QMP_TIMEOUT) or rt.spec.memory
+        # only a running guest is asked: an incoming migration's QEMU (inmigrate)
+        # must not get monitor commands for its devices before their state arrived
+        memory = ((hotplug.current_memory(rt, INFO_QMP_TIMEOUT) if state == "running"
+                   else None) or rt.spec.memory)
         return InstanceRuntimeInfo(
             name=name, state=state, memory=memory,
             vcpus=int(rt.spec.beparams.get(C.BE_VCPUS, 1)), pid=rt.pid,
