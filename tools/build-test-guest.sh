@@ -32,10 +32,9 @@ SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 OUT=${1:-${GNT_GUEST_DIR:-$HERE/../.cache/guest}}
 KERNEL_META=linux-image-cloud-amd64
 BUSYBOX=/bin/busybox
-# Modules to load (their dependencies are resolved with modprobe --show-depends);
-# virtio_balloon lets tests see memory given back (gnt-instance modify -m, oper_ram).
+# Modules to load (their dependencies are resolved with modprobe --show-depends).
 # Drivers first, virtio_pci last, so devices bind as soon as the bus appears.
-MODULES=(virtio_blk virtio_net virtio_balloon virtio_pci button evdev)
+MODULES=(virtio_blk virtio_net virtio_pci button evdev)
 DISK_MIB=64
 OUTPUTS=(vmlinuz initrd.img disk.img disk.qcow2 manifest)
 

@@ -14,6 +14,23 @@ from tests.support.cluster import GUEST_DIR, TestCluster, wait_for
 pytestmark = pytest.mark.e2e
 
 
+def _guest_modules() -> list[str]:
+    """The kernel modules the test guest loads (its build manifest)."""
+    for line in (GUEST_DIR / "manifest").read_text().splitlines():
+        if line.startswith("modules="):
+            return line.split("=", 1)[1].split()
+    return []
+
+
+# The guest does not load virtio_balloon: with the driver loaded, a live migration
+# after a killed node daemon never resumed on the target (tests/e2e/test_migration.py),
+# not understood yet; until it is, the guest ships without it and this test skips.
+needs_balloon_driver = pytest.mark.skipif(
+    "virtio_balloon" not in _guest_modules(),
+    reason="the test guest has no virtio_balloon driver: without it the guest never "
+           "gives memory back and QEMU's balloon stays at the start size")
+
+
 def _oper_ram(c: TestCluster, name: str) -> str:
     return c.ok("gnt-instance", "list", "--no-headers", "--units", "m", "-o", "oper_ram",
                 name).strip()
@@ -24,6 +41,7 @@ def _mem_total_kib(guest: Guest) -> int:
     return int(line.split()[1])
 
 
+@needs_balloon_driver
 def test_balloon_changes_oper_ram(kvm_cluster: TestCluster) -> None:  # noqa: F811
     c = kvm_cluster
     c.ok("gnt-instance", "add", "-t", "file", "--disk", "0:size=128M", "-o", "image+raw",
