@@ -14,6 +14,8 @@ The per-tool modules (``gnt_cluster``, ``gnt_instance``, ...) build on these.
 
 from typing import TYPE_CHECKING
 
+from gnt.utils.lazy_exports import module_getattr
+
 if TYPE_CHECKING:
     from gnt.cli.base import (
         ARGS_ANY,
@@ -80,15 +82,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gnt.cli' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = module_getattr("gnt.cli", _EXPORTS, globals())
 
 
 __all__ = [

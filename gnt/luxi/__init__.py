@@ -12,8 +12,9 @@ does not import the server.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from gnt.utils.lazy_exports import module_getattr
 
 if TYPE_CHECKING:
     from gnt.luxi.client import Client
@@ -37,13 +38,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gnt.luxi' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = module_getattr("gnt.luxi", _EXPORTS, globals())
 
 
 __all__ = [
