@@ -60,8 +60,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
             # a counter on the console, and 48 MiB of RAM the migration must copy
             con.send("i=0; (while :; do i=$((i+1)); echo GNT-COUNT-$i; sleep 0.2; done) &")
             con.send("dd if=/dev/urandom of=/tmp/fill bs=1M count=48 2>/dev/null; "
-                     "echo GNT-FILLED")
-            con.read_until(b"GNT-FILLED\r\n", timeout=120)
+                     "echo GNT-FILLED-$((1+1))")
+            con.read_until(b"GNT-FILLED-2", timeout=120)
         finally:
             con.close()
         yield c
