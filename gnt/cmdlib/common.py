@@ -105,6 +105,16 @@ def instance_spec(cfg: ConfigData, inst: Instance, hvparams: dict[str, Any] | No
                         tags=list(inst.tags))
 
 
+def os_script_spec(cfg: ConfigData, inst: Instance,
+                   secret: dict[str, Any] | None = None) -> InstanceSpec:
+    """The :class:`InstanceSpec` an OS script (create, rename, ...) gets: as
+    :func:`instance_spec`, with every OS parameter (public, private, and the
+    job's ``secret`` ones) in ``osparams``, as Ganeti passes them all as
+    ``OSP_<NAME>``."""
+    return instance_spec(cfg, inst).model_copy(
+        update={"osparams": fill.fill_instance_os(cfg.cluster, inst, secret)})
+
+
 def _netinfo(cfg: ConfigData, network: str | None) -> dict[str, Any] | None:
     """The network object a NIC is in (by UUID, or by name), as sent to nodes."""
     if not network:

@@ -24,6 +24,7 @@ from gnt.cmdlib.common import (
     disk_bdev_specs,
     expand_node,
     instance_spec,
+    os_script_spec,
 )
 from gnt.cmdlib.os import check_os_allowed_for_install
 from gnt.extstorage import diskparams as ext_diskparams
@@ -373,9 +374,7 @@ class LUInstanceCreate(LogicalUnit):
         try:
             if not op.no_install and not self.adopt:  # adopted disks are used as they are
                 feedback("* running the instance OS create scripts...")
-                spec = instance_spec(self.cfg, inst).model_copy(update={  # private too
-                    "osparams": fill.fill_instance_os(self.cfg.cluster, inst,
-                                                      op.osparams_secret)})
+                spec = os_script_spec(self.cfg, inst, op.osparams_secret)
                 res = self.ctx.rpc.instance_os_add(self.pnode.uuid, spec,
                                                    bdev_specs(self.cfg, inst), False,
                                                    op.debug_level, self.pnode.name)

@@ -21,7 +21,7 @@ from typing import Any
 from gnt import constants as C
 from gnt import errors, hooks, netutils
 from gnt.cmdlib.base import FeedbackFn, Level
-from gnt.cmdlib.common import bdev_specs, check_node_online, instance_spec
+from gnt.cmdlib.common import bdev_specs, check_node_online, os_script_spec
 from gnt.cmdlib.instance_disks import (
     INSTANCE_DOWN,
     INSTANCE_NOT_RUNNING,
@@ -119,7 +119,7 @@ class LUInstanceRename(_InstanceLU):
             self.ctx.glm.remove(self.owner, Level.INSTANCE, [old_name])
             self._set_disk_info()
         if inst.os:
-            res = self.ctx.rpc.instance_os_rename(self.pnode.uuid, instance_spec(self.cfg, inst),
+            res = self.ctx.rpc.instance_os_rename(self.pnode.uuid, os_script_spec(self.cfg, inst),
                                                   bdev_specs(self.cfg, inst), old_name,
                                                   self.op.debug_level)
             if res.fail_msg:
@@ -218,8 +218,7 @@ class LUInstanceReinstall(_InstanceLU):
             inst.osparams_private = self.osparams_private
             self.ctx.cfg.update(inst)
         feedback("Running the instance OS create scripts...")
-        spec = instance_spec(self.cfg, inst).model_copy(
-            update={"osparams": self.script_params})
+        spec = os_script_spec(self.cfg, inst, self.secret)  # the same as script_params
         rpc_raise(self.ctx.rpc.instance_os_add(self.pnode.uuid, spec,
                                                bdev_specs(self.cfg, inst), True,
                                                op.debug_level, self.pnode.name),

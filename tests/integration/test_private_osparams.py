@@ -103,7 +103,14 @@ def test_private_and_secret_parameters(cl: TestCluster) -> None:
     # a later reinstall without the secret: the OS gets no OSP_SEC at all
     c.ok("gnt-instance", "reinstall", "-f", "inst1")
     assert "OSP_SEC" not in _env(c, "create")
-    c.ok("gnt-instance", "remove", "-f", "inst1")
+
+    # the rename script gets the private parameters too (Ganeti's OSP_* for every script)
+    c.ok("gnt-instance", "rename", "inst1", "inst9")
+    env = _env(c, "rename")
+    assert (env["OSP_PUB"], env["OSP_PRIV"]) == ("public-value", "changed-private")
+    assert env["INSTANCE_NAME"] == c.fqdn("inst9") and env["OLD_INSTANCE_NAME"] == c.fqdn("inst1")
+    assert "OSP_SEC" not in env
+    c.ok("gnt-instance", "remove", "-f", "inst9")
 
 
 def test_same_parameter_public_and_private_refused(cl: TestCluster, tmp_path: Path) -> None:
