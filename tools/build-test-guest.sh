@@ -20,7 +20,8 @@
 #   GNT-DISK-UNKNOWN               /dev/vda is neither ext2/3/4 nor blank
 #   GNT-COUNTER <n>                every second, only with kernel arg gnt.counter=1
 #   GNT-POWEROFF                   on an ACPI power button event, before powering off
-# then keeps a shell on the console (respawned when it exits).
+# then keeps a shell on the console (respawned when it exits).  Kernel argument
+# gnt.modules=a,b loads the optional modules a and b (OPTIONAL_MODULES) at boot.
 #
 # Rebuilds only when an output is missing or this script changed (hash in
 # OUTDIR/.build-hash).  Needs: apt-get, dpkg-deb, depmod/modprobe (kmod), cpio,
@@ -35,6 +36,12 @@ BUSYBOX=/bin/busybox
 # Modules to load (their dependencies are resolved with modprobe --show-depends).
 # Drivers first, virtio_pci last, so devices bind as soon as the bus appears.
 MODULES=(virtio_blk virtio_net virtio_pci button evdev)
+# Modules shipped in /lib/modules but loaded only on demand (`insmod
+# /lib/modules/NAME.ko` on the console, or kernel argument gnt.modules=a,b).
+# virtio_balloon is one of them: loaded at boot, 4 of 8 killed-master migrations
+# here (QEMU 7.2, TCG) left the guest's kernel spinning with interrupts off
+# after it landed on the target, a hang seen only with the driver loaded.
+OPTIONAL_MODULES=(virtio_balloon)
 DISK_MIB=64
 OUTPUTS=(vmlinuz initrd.img disk.img disk.qcow2 manifest)
 
@@ -123,6 +130,17 @@ for m in "${MODULES[@]}"; do
     echo "$base" >>"$ROOT/etc/modules"
   done < <(modprobe -d "$WORK/kernel" -S "$KVER" --show-depends "$m")
 done
+: >"$ROOT/etc/modules.optional"
+for m in "${OPTIONAL_MODULES[@]}"; do
+  while read -r kind path _; do
+    [[ "$kind" == insmod ]] || continue
+    base=$(basename "$path" .ko)
+    [[ -n "${SEEN[$base]:-}" ]] && continue  # loaded at boot already (a dependency)
+    SEEN[$base]=1
+    cp "$path" "$ROOT/lib/modules/$base.ko"
+    echo "$base" >>"$ROOT/etc/modules.optional"
+  done < <(modprobe -d "$WORK/kernel" -S "$KVER" --show-depends "$m")
+done
 # ext4 must be usable (built in here; fail loudly if a kernel update makes it a module).
 grep -q '/ext4.ko' "$WORK/kernel/lib/modules/$KVER/modules.builtin" \
   || die "ext4 is not built into $KVER; add it to MODULES"
@@ -168,6 +186,12 @@ if [ -b /dev/vda ]; then
 fi
 
 for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    gnt.modules=*)
+      for m in $(echo "${arg#gnt.modules=}" | tr ',' ' '); do
+        insmod "/lib/modules/$m.ko" || echo "gnt-guest: insmod $m failed"
+      done ;;
+  esac
   if [ "$arg" = gnt.counter=1 ]; then
     ( i=0; while :; do i=$((i+1)); echo "GNT-COUNTER $i"; sleep 1; done ) &
     echo $! >/run-counter.pid
@@ -199,6 +223,7 @@ kernel_package=$PKG
 kernel_package_version=$PKG_VERSION
 busybox_version=$(dpkg-query -W -f='${Version}' busybox-static)
 modules=$(tr '\n' ' ' <"$ROOT/etc/modules" | sed 's/ $//')
+optional_modules=$(tr '\n' ' ' <"$ROOT/etc/modules.optional" | sed 's/ $//')
 disk_mib=$DISK_MIB
 build_hash=$HASH
 EOM
