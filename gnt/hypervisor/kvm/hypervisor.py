@@ -319,13 +319,16 @@ class KVMHypervisor(Hypervisor):
 
     @staticmethod
     def _wait_exit(rt: R.KVMRuntime, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
+        """Whether QEMU exits within ``timeout`` s (checked every 5 ms for the first
+        0.2 s: a QMP ``quit`` takes effect in a few ms, then every 50 ms)."""
+        start = time.monotonic()
         while True:
             if not R.is_alive(rt):
                 return True
-            if time.monotonic() >= deadline:
+            elapsed = time.monotonic() - start
+            if elapsed >= timeout:
                 return False
-            time.sleep(0.05)
+            time.sleep(0.005 if elapsed < 0.2 else 0.05)
 
     def _powerdown(self, rt: R.KVMRuntime, timeout: float) -> bool:
         """Press the ACPI power button until QEMU exits or ``timeout`` s pass."""

@@ -15,14 +15,11 @@ import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-from qemu.qmp import ConnectError, ExecuteError, QMPClient, QMPError
+from qemu.qmp import ExecuteError, QMPClient, QMPError
 
 from gnt import errors
 
 log = logging.getLogger(__name__)
-# qemu.qmp logs every failed connection attempt at ERROR, retried ones too; the
-# failures that matter reach the caller as HypervisorError (and its log)
-logging.getLogger("qemu.qmp").setLevel(logging.CRITICAL)
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0  # seconds, per connect and per command
 
@@ -40,35 +37,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-#: attempts to establish a session whose negotiation broke off, and the pause
-#: before the first retry (doubled each time): QEMU can drop a fresh client
-#: while its monitor is busy (seen on a migration's destination the moment the
-#: incoming migration completes); no command was sent, so a retry is safe
-SESSION_ATTEMPTS = 5
-SESSION_RETRY_PAUSE = 0.02
-
-
-async def _connect(path: str, timeout: float) -> QMPClient:
-    """A client with a negotiated session on ``path`` (see ``SESSION_ATTEMPTS``)."""
-    pause = SESSION_RETRY_PAUSE
-    for attempt in range(1, SESSION_ATTEMPTS + 1):
-        client = QMPClient("gnt")
-        try:
-            await asyncio.wait_for(client.connect(path), timeout)
-            return client
-        except ConnectError as err:
-            # only a connection QEMU took and then dropped is retried: a missing
-            # socket or a refused connection means no QEMU listens there
-            if attempt == SESSION_ATTEMPTS or "establish session" not in err.error_message:
-                raise
-            log.debug("QMP session on %s broke off (%s); retrying", path, err)
-        await asyncio.sleep(pause)
-        pause *= 2
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 async def _session(path: str, commands: Sequence[Command], timeout: float) -> list[Any]:
-    client = await _connect(path, timeout)
+    client = QMPClient("gnt")
+    await asyncio.wait_for(client.connect(path), timeout)
     try:
         out = []
         for cmd, args in commands:
