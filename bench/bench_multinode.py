@@ -21,7 +21,9 @@ and once at the end ``failover``: ``kill -9`` of the master daemon, then
 ``gnt-cluster master-failover`` on a candidate until ``master-ping`` answers.
 
 Ganeti's figures for comparison (issue 3, same kind of machine, 200 fake
-instances): list 0.25 s, verify 1.24 s.  Prints one JSON object.  Usage:
+instances): list 0.25 s, verify 1.24 s.  The 1-minute load average before
+and after each size's measurements is part of the output (the machine may
+be shared).  Prints one JSON object.  Usage:
 ``.venv/bin/python bench/bench_multinode.py [--nodes 40] [--sizes 200,2000]``.
 """
 
@@ -168,10 +170,15 @@ def main() -> int:
             result["sizes"][size] = {"create_s": round(took, 1),
                                      "create_per_s": round((size - have) / took, 1)}
             have = size
+            load_before = os.getloadavg()[0]
             figures = measure(c, opts.rounds)
             result["sizes"][size].update({k: round(v, 3) for k, v in figures.items()})
+            # the machine may be shared: say how busy it was while measuring
+            result["sizes"][size]["load_avg_1min"] = [round(load_before, 1),
+                                                     round(os.getloadavg()[0], 1)]
             print(json.dumps({size: result["sizes"][size]}), file=sys.stderr)
         result["failover_s"] = round(failover(c), 2)
+        result["failover_load_avg_1min"] = round(os.getloadavg()[0], 1)
         if 200 in result["sizes"]:
             result["ratio_vs_ganeti_200"] = {
                 k: round(v / result["sizes"][200][k], 1) for k, v in GANETI_200.items()}

@@ -1,150 +1,151 @@
 """``gnt-cluster master-failover``: make this master candidate the master.
 
 Runs on the candidate itself, without a master daemon (the old one may be
-dead).  Steps, as Ganeti's:
+dead).  The takeover itself (checks, voting, the freshest config, stopping
+the old master's daemon, writing and pushing the config naming this node)
+runs inside this node's new master daemon, started with ``--failover``
+(:mod:`gnt.masterd.takeover`): one process loads the config, connects to
+the nodes, votes and pushes, then serves; so a failover costs one daemon
+start-up, not a failover plus a start-up that votes and pushes again.
 
-1. this node must be a master candidate with a config replica;
-2. voting (unless ``no_voting``): the answering nodes must agree, in
-   majority, that the old master named in this node's config is the master
-   (otherwise this node's config is not current);
-3. the freshest config among the answering candidates is used (highest
-   ``serial_no``);
-4. the old master is asked to stop its master daemon (best effort: a dead
-   one cannot answer; when it comes back it loses the vote and steps down);
-5. the config naming this node as master is written here, pushed to the
-   candidates and ssconf to every node;
-6. this node's master daemon starts on the replicated job queue: queued
-   jobs run, jobs that were running fail with "Unclean master daemon
-   shutdown"; then its RAPI daemon (the old master's stops once its ssconf
-   names the new master, see :mod:`gnt.rapi.daemon`).
+The daemon reports over a pipe: warnings (printed through ``feedback``),
+the moment this node's ssconf names it as master (its RAPI daemon is
+started then, while the master daemon finishes starting: the old master's
+RAPI stops once its ssconf names the new master, see
+:mod:`gnt.rapi.daemon`), or the error that stopped the takeover (raised
+here as it was raised there).  The master daemon starts on the replicated
+job queue: queued jobs run, jobs that were running fail with "Unclean
+master daemon shutdown".
+
+This module is imported by the command line tool: it keeps its imports light.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import select
+import subprocess
 import threading
-import time
 from collections.abc import Callable
+from typing import Any
 
-from gnt import daemon_util, errors, netutils, paths
-from gnt.config import ConfigWriter, load_config_file, write_config_file
-from gnt.masterd import voting
-from gnt.masterd.noderpc import NodeRpc
-from gnt.masterd.replication import Replicator
-from gnt.noded.procs.replica import decode_config
-from gnt.objects import ConfigData
-from gnt.rpc.client import RpcClient
+from gnt import daemon_util, errors, netutils
+from gnt.daemon import control
 
 log = logging.getLogger(__name__)
 
 Feedback = Callable[[str], None]
 
+#: seconds the master daemon may take to take over and start serving
+START_TIMEOUT = 300.0
 
-def _freshest(client: RpcClient, data: ConfigData, votes: voting.Votes, me: str,
-              feedback: Feedback) -> ConfigData:
-    best_name, best_serial = None, data.serial_no
-    for name, serial in votes.serials.items():
-        node = data.node_by_name(name)
-        if node is not None and node.master_candidate and serial is not None \
-                and serial > best_serial:
-            best_name, best_serial = name, serial
-    if best_name is None:
-        return data
-    node = data.node_by_name(best_name)
-    assert node is not None
-    res = client.call(node.primary_ip, "config_fetch", [], timeout=30, node_name=best_name)
-    if res.fail_msg or not res.data:
-        feedback(f"Warning: {best_name} has a newer config (serial {best_serial}) but it could"
-                 f" not be fetched: {res.fail_msg}; using this node's (serial"
-                 f" {data.serial_no})")
-        return data
-    feedback(f"Using the newer config of {best_name} (serial {best_serial}, this node had"
-             f" {data.serial_no})")
-    return ConfigData.model_validate_json(decode_config(res.data))
+
+class _Rapi:
+    """Starting the RAPI daemon in a thread; ``error`` is what that raised."""
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="start-rapi")
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            daemon_util.start(daemon_util.RAPI)
+        except BaseException as err:  # noqa: BLE001 - reported by the caller
+            self.error = err
+
+
+def _events(fd: int, proc: subprocess.Popen[bytes], on_event: Callable[[dict[str, Any]], None]
+            ) -> None:
+    """Pass each JSON line the daemon writes to ``fd`` to ``on_event`` until the
+    pipe closes, or the start command ended and nothing more is there."""
+    buf = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        chunk = os.read(fd, 65536) if ready else None
+        if chunk == b"":
+            break
+        if chunk:
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    log.warning("Bad report line from the master daemon: %r", line)
+                    continue
+                if isinstance(event, dict):
+                    on_event(event)
+            continue
+        if proc.poll() is not None:  # it ended (a daemon that hangs keeps the pipe open)
+            ready, _, _ = select.select([fd], [], [], 0)
+            if not ready:
+                break
 
 
 def master_failover(no_voting: bool = False, feedback: Feedback = print) -> str:
     """Make this node the master; returns the old master's name.
 
     Raises :class:`errors.OpPrereqError` when this node cannot or may not
-    take over (not a candidate, already master, the vote disagrees).
+    take over (not a candidate, already master, the vote disagrees),
+    :class:`errors.CommandError` when its master daemon fails to start.
     """
-    p = paths.get()
-    data = load_config_file()
     me = netutils.my_hostname()
-    node = data.node_by_name(me)
-    if node is None:
-        raise errors.OpPrereqError(f"This node ({me}) is not part of the cluster",
-                                   errors.ECODE_STATE)
-    old = data.nodes.get(data.cluster.master_node)
-    old_name = old.name if old else "(unknown)"
-    if old is not None and old.uuid == node.uuid:
-        raise errors.OpPrereqError(f"This node ({me}) is already the master",
-                                   errors.ECODE_STATE)
-    if not node.master_candidate:
-        raise errors.OpPrereqError(
-            f"This node ({me}) is not a master candidate; only master candidates can become"
-            " master (promote it with 'gnt-node modify -C yes')", errors.ECODE_STATE)
-    with RpcClient() as client:
-        votes = voting.gather(client, data, exclude=me)
-        if not no_voting:
-            winner, _ = votes.winner()
-            if votes.answered == 0:
-                raise errors.OpPrereqError(
-                    "No other node answered the vote; cannot check that this node's config"
-                    " is current. Use --no-voting (with --yes-do-it) if you are sure",
-                    errors.ECODE_ENVIRON)
-            if winner != old_name:
-                raise errors.OpPrereqError(
-                    f"I have a wrong configuration, I believe the master is {old_name} but the"
-                    f" other nodes voted {winner}. Please resync the configuration of this"
-                    " node.", errors.ECODE_STATE)
-        data = _freshest(client, data, votes, me, feedback)
-        node = data.node_by_name(me)
-        assert node is not None
-        old = data.nodes.get(data.cluster.master_node)
-        if old is not None and old.uuid != node.uuid:
-            old_name = old.name
-            res = client.call(old.primary_ip, "master_step_down", [me], timeout=40,
-                              node_name=old.name, offline=old.offline)
-            if res.fail_msg:
-                feedback(f"Warning: could not stop the master daemon on {old.name}"
-                         f" ({res.fail_msg}); it will step down once it sees the vote")
-        data.cluster.master_node = node.uuid
-        node.master_candidate = True
-        data.serial_no += 1
-        data.mtime = data.cluster.mtime = time.time()
-        raw = write_config_file(data)
-        cfg = ConfigWriter()
-        rpc = NodeRpc(cfg, client)
-        replicator = Replicator(rpc, lambda: cfg.data, lambda: raw)
-        replicator.config_written(cfg.data, raw)
-        stale = replicator.stale_nodes()
-        if stale:
-            feedback("Warning: could not update node(s) "
-                     f"{', '.join(sorted(cfg.data.nodes[u].name for u in stale))};"
-                     " they will be updated when they return")
-    extra = ["--no-voting", "--yes-do-it"] if no_voting else []
-    # RAPI only needs ssconf naming this node (pushed above): it starts while the
-    # master daemon does, so the failover waits for the slower one, not for both
-    rapi: dict[str, BaseException] = {}
-
-    def start_rapi() -> None:
-        try:
-            daemon_util.start(daemon_util.RAPI)
-        except BaseException as err:  # noqa: BLE001 - reported below
-            rapi["error"] = err
-
-    rapi_thread = threading.Thread(target=start_rapi, name="start-rapi")
-    rapi_thread.start()
+    if control.is_running(daemon_util.MASTERD):
+        raise errors.OpPrereqError(f"This node ({me}) is already the master (its master"
+                                   " daemon runs)", errors.ECODE_STATE)
+    extra = ["--failover"] + (["--no-voting", "--yes-do-it"] if no_voting else [])
+    rfd, wfd = os.pipe()
     try:
-        daemon_util.start(daemon_util.MASTERD, extra)
+        proc = subprocess.Popen(
+            daemon_util.daemon_argv(daemon_util.MASTERD, [*extra, "--report-fd", str(wfd)]),
+            pass_fds=(wfd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=dict(os.environ))
+    except OSError as err:
+        os.close(rfd)
+        raise errors.CommandError(f"Cannot start {daemon_util.MASTERD}: {err}") from err
     finally:
-        rapi_thread.join()
-    err = rapi.get("error")
-    if isinstance(err, errors.GntError):  # the master role moved; RAPI can be started later
-        feedback(f"Warning: could not start the RAPI daemon: {err}")
-    elif err is not None:
-        raise err
-    log.info("Master failover from %s to %s done (root %s)", old_name, me, p.root)
-    return old_name
+        os.close(wfd)
+    state: dict[str, Any] = {}
+
+    def on_event(event: dict[str, Any]) -> None:
+        if "feedback" in event:
+            feedback(str(event["feedback"]))
+        elif "master" in event and "rapi" not in state:
+            state["old"] = str(event["master"])
+            state["rapi"] = _Rapi()
+        elif "error" in event:
+            state["error"] = errors.decode(event["error"])
+
+    try:
+        _events(rfd, proc, on_event)
+        _, err_out = proc.communicate(timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise errors.CommandError(f"Starting {daemon_util.MASTERD} did not finish within"
+                                  f" {START_TIMEOUT:.0f}s", errors.ECODE_ENVIRON) from None
+    finally:
+        os.close(rfd)
+        rapi: _Rapi | None = state.get("rapi")
+        if rapi is not None:
+            rapi.thread.join()
+    if "error" in state:
+        raise state["error"]
+    if proc.returncode != 0:
+        out = err_out.decode("utf-8", "replace").strip()
+        raise errors.CommandError(
+            f"Starting {daemon_util.MASTERD} failed (exit code {proc.returncode}):"
+            f" {out or 'no output'}", errors.ECODE_ENVIRON)
+    if rapi is None:  # not started on the way (no "master" event): start it now
+        rapi = _Rapi()
+        rapi.thread.join()
+    if rapi.error is not None:
+        if not isinstance(rapi.error, errors.GntError):
+            raise rapi.error
+        # the master role moved; RAPI can be started later
+        feedback(f"Warning: could not start the RAPI daemon: {rapi.error}")
+    old = state.get("old", "(unknown)")
+    log.info("Master failover from %s to %s done", old, me)
+    return old

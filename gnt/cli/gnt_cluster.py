@@ -237,10 +237,12 @@ def modify_cluster(opts: argparse.Namespace, args: list[str]) -> int:
 def verify_cluster(opts: argparse.Namespace, args: list[str]) -> int:
     """Submit OpClusterVerify, then follow the jobs it created; non-zero on errors."""
     client = get_client()
-    result = submit_opcode(client, ops.OpClusterVerify(
-        verbose=opts.verbose, error_codes=opts.error_codes,
-        debug_simulate_errors=opts.simulate_errors, ignore_errors=opts.ignore_errors,
-        group_name=opts.nodegroup), opts)
+    # the opcode as its dict: the master validates it, this command need not
+    # load the opcode models (pydantic) to send it
+    result = submit_opcode(client, {
+        "OP_ID": "OP_CLUSTER_VERIFY", "verbose": opts.verbose,
+        "error_codes": opts.error_codes, "debug_simulate_errors": opts.simulate_errors,
+        "ignore_errors": list(opts.ignore_errors or []), "group_name": opts.nodegroup}, opts)
     bad = False
     for ok, job_id in result["jobs"]:
         if not ok:

@@ -34,6 +34,14 @@ def to_stdout(txt: str, *args: Any) -> None:
     _to_stream(sys.stdout, txt, args)
 
 
+def to_stdout_lines(lines: Iterable[str]) -> None:
+    """Print several lines on stdout in one write (a long table: one system
+    call, not two per line)."""
+    lines = list(lines)
+    if lines:
+        _to_stream(sys.stdout, "\n".join(lines), ())
+
+
 def to_stderr(txt: str, *args: Any) -> None:
     """Print one line on stderr (``txt % args`` when args are given)."""
     _to_stream(sys.stderr, txt, args)

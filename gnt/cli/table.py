@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gnt.cli.errfmt import EXIT_UNKNOWN_FIELD
-from gnt.cli.output import format_time, merge_time, to_stderr, to_stdout
+from gnt.cli.output import format_time, merge_time, to_stderr, to_stdout_lines
 from gnt.luxi import protocol as P
 from gnt.units import format_unit
 
@@ -263,8 +263,7 @@ def generic_list(client: Any, resource: str, fields: Sequence[str], names: Seque
     finally:
         if gc_enabled:
             gc.enable()
-    for line in lines:
-        to_stdout(line)
+    to_stdout_lines(lines)
     if status == QR_UNKNOWN or found_unknown:
         return EXIT_UNKNOWN_FIELD
     return 0
@@ -285,6 +284,5 @@ def generic_list_fields(client: Any, resource: str, fields: Sequence[str] | None
     requested fields is unknown)."""
     response = client.query_fields(resource, list(fields) if fields else None)
     found_unknown = warn_unknown_fields(response["fields"])
-    for line in format_field_list(response["fields"], separator, header):
-        to_stdout(line)
+    to_stdout_lines(format_field_list(response["fields"], separator, header))
     return EXIT_UNKNOWN_FIELD if found_unknown else 0

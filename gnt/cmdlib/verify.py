@@ -14,9 +14,9 @@ from gnt import constants as C
 from gnt import hooks
 from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, NoHooksLU
 from gnt.cmdlib.ipolicy import verify_group_instances
-from gnt.cmdlib.verify_orphans import verify_orphan_volumes
+from gnt.cmdlib.verify_orphans import orphan_directories, verify_orphan_volumes
 from gnt.config.ssconf import compute_values
-from gnt.masterd.noderpc import TMO_FAST
+from gnt.config.ssconf import digest as ssconf_digest
 from gnt.opcodes.cluster import OpClusterVerify, OpClusterVerifyConfig, OpClusterVerifyGroup
 
 # (item type, code) as Ganeti's cluster-verify error codes
@@ -31,6 +31,7 @@ ENODEORPHANINSTANCE = ("node", "ENODEORPHANINSTANCE")
 ENODEHV = ("node", "ENODEHV")
 ENODEFILECHECK = ("node", "ENODEFILECHECK")
 ENODEHOOKS = ("node", "ENODEHOOKS")
+_EMPTY = ssconf_digest("")  # a missing ssconf file compares as an empty one
 
 
 class _VerifyLU(NoHooksLU):
@@ -177,25 +178,41 @@ class LUClusterVerifyGroup(_VerifyLU):
         online = [n for n in nodes if not n.offline]
         feedback(f"* Verifying group '{group.name}'")
         feedback(f"* Gathering data ({len(online)} nodes)")
-        versions = self.ctx.rpc.version([n.uuid for n in online])
-        hvs = cfg.cluster.enabled_hypervisors
-        live = self.ctx.rpc.all_instances_info([n.uuid for n in online], hvs)
+        replicator = self.ctx.extra.get("replicator")
+        pending: set[str] = set()
+        if replicator is not None:  # pushes under way (group commit) are not faults:
+            replicator.wait_config()  # the candidates' is waited for,
+            pending = replicator.ssconf_pending()  # the other nodes' keys skipped
+        dirs = orphan_directories(cfg)
+        # one round of RPCs: every check of every node in one call
+        answers = self.ctx.rpc.node_verify(
+            [n.uuid for n in online], {"version": None, "replica": None, "volumes": dirs,
+                                       "instances": cfg.cluster.enabled_hypervisors})
         feedback("* Verifying node status")
         reachable: dict[str, dict[str, Any]] = {}
+        replicas: dict[str, list[Any]] = {}
+        volumes: dict[str, dict[str, list[dict[str, Any]]]] = {d: {} for d in dirs}
         for node in online:
-            res = versions[node.uuid]
+            res = answers[node.uuid]
             if res.fail_msg:
                 self._error(ENODERPC, node.name, f"while contacting node: {res.fail_msg}")
                 continue
-            if res.data != C.PROTOCOL_VERSION:
+            data = res.data if isinstance(res.data, dict) else {}
+            version = (data.get("version") or [False, None])[1]
+            if version != C.PROTOCOL_VERSION:
                 self._error(ENODEVERSION, node.name, f"incompatible protocol versions: master"
-                            f" {C.PROTOCOL_VERSION}, node {res.data}")
-            lres = live[node.uuid]
-            if lres.fail_msg:
-                self._error(ENODEHV, node.name, f"cannot list instances: {lres.fail_msg}")
+                            f" {C.PROTOCOL_VERSION}, node {version}")
+            ok, live = data.get("instances") or [False, "no answer"]
+            if not ok:
+                self._error(ENODEHV, node.name, f"cannot list instances: {live}")
                 continue
-            reachable[node.uuid] = lres.data or {}
-        self._verify_replicas(cfg, [n for n in online if n.uuid in reachable], feedback)
+            reachable[node.uuid] = live or {}
+            replicas[node.uuid] = data.get("replica") or [False, "no answer"]
+            for d, (ok, vols) in (data.get("volumes") or {}).items():
+                if ok and d in volumes:
+                    volumes[d][node.uuid] = list(vols or [])
+        self._verify_replicas(cfg, [n for n in online if n.uuid in reachable], replicas,
+                              pending, feedback)
         feedback("* Verifying instance status")
         verify_group_instances(cfg, group.uuid, self._error)  # instance policy warnings
         by_name = {i.name: i for i in cfg.instances.values()}
@@ -215,7 +232,7 @@ class LUClusterVerifyGroup(_VerifyLU):
                                 "instance not running on its primary node "
                                 f"{pnode.name}")
         verify_orphan_volumes(self.ctx, cfg, [cfg.nodes[u] for u in reachable], self._error,
-                              feedback)
+                              feedback, volumes)
         feedback("* Verifying orphan instances")
         for uuid, data in reachable.items():
             for name in sorted(data):
@@ -225,29 +242,28 @@ class LUClusterVerifyGroup(_VerifyLU):
                                 f"instance {name}, should not run on this node")
         return not self.bad
 
-    def _verify_replicas(self, cfg: Any, nodes: list[Any], feedback: FeedbackFn) -> None:
-        """ssconf files on every node and config replicas on candidates match the master's."""
+    def _verify_replicas(self, cfg: Any, nodes: list[Any], replicas: dict[str, list[Any]],
+                         pending: set[str], feedback: FeedbackFn) -> None:
+        """ssconf files on every node and config replicas on candidates match the
+        master's; ``replicas`` are the nodes' ``node_verify`` answers, ``pending``
+        the ssconf keys still on their way to the nodes other than candidates."""
         feedback("* Verifying configuration file consistency")
-        replicator = self.ctx.extra.get("replicator")
-        if replicator is not None:  # pushes under way (group commit) are not faults
-            replicator.flush_ssconf()
-            replicator.wait_config()
-        expected = compute_values(cfg)
+        expected = {k: ssconf_digest(v) for k, v in compute_values(cfg).items()}
         master = cfg.cluster.master_node
-        states = self.ctx.rpc.call_many([n.uuid for n in nodes], "node_replica_state", [],
-                                        TMO_FAST)
         for node in sorted(nodes, key=lambda n: n.name):
-            res = states[node.uuid]
-            if res.fail_msg:
-                self._error(ENODERPC, node.name, f"cannot read its replicas: {res.fail_msg}")
+            ok, state = replicas[node.uuid]
+            if not ok:
+                self._error(ENODERPC, node.name, f"cannot read its replicas: {state}")
                 continue
-            have = res.data.get("ssconf") or {}
-            bad = sorted(k for k, v in expected.items() if have.get(k, "").strip() != v.strip())
+            have = state.get("ssconf_digests") or {}
+            skip = set() if node.master_candidate and node.uuid != master else pending
+            bad = sorted(k for k, v in expected.items()
+                         if k not in skip and have.get(k, _EMPTY) != v)
             if bad:
                 self._error(ENODEFILECHECK, node.name, "ssconf file(s) differ from the"
                             f" master's: {', '.join('ssconf_' + k for k in bad)}")
             if node.master_candidate and node.uuid != master:
-                serial = res.data.get("config_serial")
+                serial = state.get("config_serial")
                 if serial != cfg.serial_no:
                     self._error(ENODEFILECHECK, node.name, "configuration replica is at serial"
                                 f" {serial}, the master's at {cfg.serial_no} (not yet"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from gnt import constants as C
@@ -56,6 +56,22 @@ def _reserved(cfg: ConfigData) -> Callable[[str], bool]:
     return lambda name: any(p.match(name) for p in patterns)
 
 
+#: volumes found: directory -> node UUID -> volumes below it (nodes that answered)
+Volumes = Mapping[str, Mapping[str, list[dict[str, Any]]]]
+
+
+def orphan_directories(cfg: ConfigData) -> list[str]:
+    """The file storage directories whose volumes the orphan check looks at
+    (those of the enabled file-based templates)."""
+    cl = cfg.cluster
+    dirs = []
+    if C.DT_FILE in cl.enabled_disk_templates and cl.file_storage_dir:
+        dirs.append(cl.file_storage_dir)
+    if C.DT_SHARED_FILE in cl.enabled_disk_templates and cl.shared_file_storage_dir:
+        dirs.append(cl.shared_file_storage_dir)
+    return dirs
+
+
 def _volumes(ctx: Any, nodes: list[Node], directory: str) -> dict[str, list[dict[str, Any]]]:
     """Node UUID -> volumes below ``directory`` for the nodes that answered."""
     results = ctx.rpc.node_volumes([n.uuid for n in nodes], [directory])
@@ -63,15 +79,23 @@ def _volumes(ctx: Any, nodes: list[Node], directory: str) -> dict[str, list[dict
 
 
 def verify_orphan_volumes(ctx: Any, cfg: ConfigData, nodes: Iterable[Node], error: ErrorFn,
-                          feedback: Callable[[str], None]) -> None:
+                          feedback: Callable[[str], None], volumes: Volumes | None = None
+                          ) -> None:
     """Report (as warnings through ``error(code, item, message, warning=True)``,
     the verify LU's ``_error``) every orphan file on ``nodes`` (the group's
-    reachable nodes)."""
+    reachable nodes).  ``volumes``: what the nodes already said (the
+    ``node_verify`` call) for each of :func:`orphan_directories`; without
+    it the nodes are asked."""
     feedback("* Verifying orphan volumes")
     cl = cfg.cluster
     online = sorted((n for n in nodes if not n.offline), key=lambda n: n.name)
     if not online:
         return
+
+    def found_in(directory: str) -> Mapping[str, list[dict[str, Any]]]:
+        if volumes is not None and directory in volumes:
+            return volumes[directory]
+        return _volumes(ctx, online, directory)
     per_node, shared = owned_files(cfg)
     reserved = _reserved(cfg)
 
@@ -82,12 +106,12 @@ def verify_orphan_volumes(ctx: Any, cfg: ConfigData, nodes: Iterable[Node], erro
                 error(ENODEORPHANLV, node.name, f"volume {path} is unknown", warning=True)
 
     if C.DT_FILE in cl.enabled_disk_templates and cl.file_storage_dir:
-        found = _volumes(ctx, online, cl.file_storage_dir)
+        found = found_in(cl.file_storage_dir)
         for node in online:
             if node.uuid in found:
                 report(node, found[node.uuid], per_node.get(node.uuid, set()))
     if C.DT_SHARED_FILE in cl.enabled_disk_templates and cl.shared_file_storage_dir:
-        found = _volumes(ctx, online, cl.shared_file_storage_dir)
+        found = found_in(cl.shared_file_storage_dir)
         first = next((n for n in online if n.uuid in found), None)
         if first is not None:
             report(first, found[first.uuid], shared)

@@ -30,7 +30,7 @@ class Reservations:
         Raises :class:`errors.OpExecError` when no free MAC is found.
         """
         r = rng or random.SystemRandom()
-        taken = set(m.lower() for m in used)
+        taken = {m.lower() for m in used}
         with self._lock:
             for _ in range(1000):
                 suffix = ":".join(f"{r.randint(0, 255):02x}" for _ in range(3))
@@ -46,7 +46,7 @@ class Reservations:
         m = mac.lower()
         with self._lock:
             holder = self._macs.get(m)
-            if m in set(x.lower() for x in used) or (holder is not None and holder != owner):
+            if m in {x.lower() for x in used} or (holder is not None and holder != owner):
                 raise errors.OpPrereqError(f"MAC address {mac} already in use",
                                            errors.ECODE_NOTUNIQUE)
             self._macs[m] = owner

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from gnt import constants as C
 from gnt import paths
 from gnt.objects import ConfigData
@@ -48,6 +50,13 @@ def compute_values(cfg: ConfigData) -> dict[str, str]:
         params = cl.hvparams.get(hv, {})
         values[f"hvparams_{hv}"] = "\n".join(f"{k}={v}" for k, v in sorted(params.items()))
     return values
+
+
+def digest(content: str) -> str:
+    """The digest of an ssconf file's content that ``node_verify`` reports:
+    SHA-1 of the content without surrounding white space (verify compares
+    contents that way)."""
+    return hashlib.sha1(content.strip().encode(), usedforsecurity=False).hexdigest()
 
 
 def read(key: str) -> str | None:

@@ -10,7 +10,6 @@ handed out live; the store's own lock only serialises writes.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -48,8 +47,13 @@ def load_config_file(path: Path | None = None) -> ConfigData:
 
 
 def encode_config_file(data: ConfigData) -> bytes:
-    """``data`` as the bytes of ``config.data``."""
-    return json.dumps(data.to_dict(), sort_keys=True, indent=1).encode() + b"\n"
+    """``data`` as the bytes of ``config.data``: compact JSON on one line (as
+    Ganeti writes it), keys in the objects' field order, the top-level
+    ``serial_no`` after every nested object (see
+    :func:`gnt.noded.procs.replica.local_config_serial`).  Serialised by
+    pydantic-core directly: with 2,000 instances this takes milliseconds,
+    a dict dump plus ``json.dumps`` over a hundred."""
+    return data.model_dump_json(by_alias=True).encode() + b"\n"
 
 
 def write_config_file(data: ConfigData, path: Path | None = None) -> bytes:
@@ -68,10 +72,12 @@ class ConfigWriter:
     """
 
     def __init__(self, path: Path | None = None,
-                 on_write: Callable[[ConfigData, bytes], None] | None = None) -> None:
+                 on_write: Callable[[ConfigData, bytes], None] | None = None,
+                 data: ConfigData | None = None) -> None:
         self._path = path or paths.get().cluster_conf_file
         self._lock = threading.RLock()
-        self._data = load_config_file(self._path)
+        # ``data``: the config just loaded from (or written to) ``path`` by the caller
+        self._data = data if data is not None else load_config_file(self._path)
         self._on_write = on_write
         self.reservations = Reservations()
         # group commit (see _save): the serial on disk, whether a write is under way,

@@ -81,6 +81,26 @@ JobUpdateHook = Callable[[int, dict[str, Any]], None]
 #: ``on_jobs_archived(job_ids)``: called after job files moved to the archive.
 JobsArchivedHook = Callable[[list[int]], None]
 
+_JOB_KEYS = frozenset({"id", "ops", "start_timestamp", "end_timestamp", "received_timestamp"})
+_OP_KEYS = frozenset({"input", "status", "result", "log", "start_timestamp", "exec_timestamp",
+                      "end_timestamp", "priority"})
+
+
+def _is_final_own_form(data: Any, job_id: int) -> bool:
+    """Whether a job file's content is a finished job ``job_id`` exactly as
+    :meth:`QueuedJob.to_dict` writes it (so it may serve as the published
+    form without being parsed: see :meth:`LiveJob.loaded`)."""
+    if not isinstance(data, dict) or data.keys() != _JOB_KEYS or data["id"] != job_id \
+            or isinstance(data["id"], bool):
+        return False
+    ops = data["ops"]
+    if not isinstance(ops, list) or not ops or not all(
+            isinstance(op, dict) and op.keys() == _OP_KEYS and isinstance(op["log"], list)
+            and op["status"] in OPS_FINALIZED for op in ops):
+        return False
+    return job_status_of(data) in JOBS_FINALIZED
+
+
 def _archived_view(data: dict[str, Any]) -> F.JobView:
     return F.JobView(data, job_status_of(data), True,
                      lambda: [summarize_input(op["input"]) for op in data["ops"]])
@@ -214,7 +234,7 @@ class JobQueue:
         self._replicate_new(created)
         self._register(created)
         for live in created:
-            log.info("Job %s submitted: %s", live.job.id, ", ".join(live.summaries()))
+            log.info("Job %s submitted: %s", live.id, ", ".join(live.summaries()))
         return out
 
     def _allocate_ids(self, count: int) -> list[int]:
@@ -274,9 +294,9 @@ class JobQueue:
 
     def _write_new(self, live: LiveJob) -> None:
         try:
-            self._store.write_job(live.job.id, live.view[0])
+            self._store.write_job(live.id, live.view[0])
         except OSError as err:
-            raise errors.JobQueueError(f"Cannot write job {live.job.id}: {err}") from err
+            raise errors.JobQueueError(f"Cannot write job {live.id}: {err}") from err
 
     def _replicate_new(self, lives: list[LiveJob]) -> None:
         """Hand new jobs to the replication hook; returns when every call did.
@@ -287,11 +307,11 @@ class JobQueue:
         """
         if len(lives) <= 1 or self._on_job_update is None:
             for live in lives:
-                self._replicate(live.job.id, live.view[0])
+                self._replicate(live.id, live.view[0])
             return
         with ThreadPoolExecutor(min(len(lives), _REPLICATE_THREADS),
                                 thread_name_prefix="job-replicate") as pool:
-            list(pool.map(lambda live: self._replicate(live.job.id, live.view[0]), lives))
+            list(pool.map(lambda live: self._replicate(live.id, live.view[0]), lives))
 
     def _register(self, lives: list[LiveJob]) -> None:
         """Add jobs to the table and schedule the unfinished ones."""
@@ -299,11 +319,11 @@ class JobQueue:
             return
         with self._lock:
             for live in lives:
-                self._jobs[live.job.id] = live
+                self._jobs[live.id] = live
             before = self._sched.ready_count
             for live in lives:
                 if live.status not in JOBS_FINALIZED:
-                    self._sched.add(live.job.id, live.job.priority,
+                    self._sched.add(live.id, live.job.priority,
                                     self._unfinished_deps_locked(live.job))
             self._wake_workers_locked(self._sched.ready_count - before)
 
@@ -350,7 +370,7 @@ class JobQueue:
         was_final = live.status in JOBS_FINALIZED
         status = live.publish(data)
         if status in JOBS_FINALIZED and not was_final:
-            log.info("Job %s finished: %s", job_id := live.job.id, status)
+            log.info("Job %s finished: %s", job_id := live.id, status)
             self._job_finalized(job_id)
 
     def _replicate(self, job_id: int, data: dict[str, Any]) -> None:
@@ -383,7 +403,12 @@ class JobQueue:
         lives = []
         for job_id in ids:
             try:
-                job = QueuedJob.from_dict(store.read_live(job_id))
+                data = store.read_live(job_id)
+                if _is_final_own_form(data, job_id):
+                    # only queried or archived from now on: parsed when needed
+                    lives.append(LiveJob.loaded(data))
+                    continue
+                job = QueuedJob.from_dict(data)
                 if job.id != job_id:
                     raise JobFileCorrupt(f"file job-{job_id} holds job {job.id}")
             except (JobFileCorrupt, OSError) as err:
@@ -458,7 +483,7 @@ class JobQueue:
             try:
                 defer = self._runner.run(live)
             except Exception as err:
-                log.exception("Internal error while processing job %s", live.job.id)
+                log.exception("Internal error while processing job %s", live.id)
                 self._runner.fail_internal(live, err)
             finally:
                 self._release_job(live, defer)
@@ -482,7 +507,7 @@ class JobQueue:
                 self._work_cv.wait()
 
     def _release_job(self, live: LiveJob, defer: set[int] | None) -> None:
-        job_id = live.job.id
+        job_id = live.id
         with self._lock:
             self._running.discard(job_id)
             self._idle_threads += 1
@@ -623,14 +648,14 @@ class JobQueue:
         if not lives:
             return 0
         try:
-            moved = set(self._store.archive([live.job.id for live in lives]))
+            moved = set(self._store.archive([live.id for live in lives]))
         except OSError as err:
             raise errors.JobQueueError(f"Cannot archive jobs: {err}") from err
         with self._lock:
             for live in lives:
-                if live.job.id in moved:
+                if live.id in moved:
                     live.archived = True
-                    self._jobs.pop(live.job.id, None)
+                    self._jobs.pop(live.id, None)
         if moved and self._on_jobs_archived is not None:
             try:
                 self._on_jobs_archived(sorted(moved))
@@ -657,7 +682,7 @@ class JobQueue:
             with self._lock:
                 lives = [self._jobs[i] for i in sorted(self._jobs)]
             rows: list[tuple[int, list[Any]]] = [
-                (live.job.id, F.extract(live.field_view(), fns)) for live in lives]
+                (live.id, F.extract(live.field_view(), fns)) for live in lives]
             if include_archived:
                 seen = {i for i, _ in rows}
                 for job_id in self._store.archived_ids():

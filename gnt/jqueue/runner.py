@@ -4,7 +4,8 @@ For each opcode: mark it ``waiting`` (written lazily, see
 ``WAITING_PUBLISH_DELAY``), check its dependencies, call the executor with
 an :class:`OpContext`, then record success, the encoded error (the
 remaining opcodes fail with "Preceding opcode failed") or the
-cancellation.  The runner also serves the contexts' calls (feedback,
+cancellation.  Feedback (log) entries are written with the job's next
+change, or ``FEEDBACK_PUBLISH_DELAY`` after the first unwritten one.  The runner also serves the contexts' calls (feedback,
 notify_start, job submission).  Persisting goes through the queue's
 ``commit(live, strict)``.
 """
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 #: how long an opcode may be waiting (for locks) before that is written and
 #: shown; most opcodes get their locks sooner and go straight to ``running``
 WAITING_PUBLISH_DELAY = 0.05
+#: how long a feedback (log) entry may wait to be written with the next change
+#: of its job: an opcode logging several messages in a row costs one write
+#: (and one push to the candidates) for all of them instead of one each
+FEEDBACK_PUBLISH_DELAY = 0.1
 
 _DEP_CANCEL = "cancel"
 _DEP_ERROR = "error"
@@ -68,10 +73,13 @@ class JobRunner:
         self._job_status = job_status
         self._submit_many = submit_many
         self._waiting_flusher = DelayedCalls(WAITING_PUBLISH_DELAY, self._flush_unpublished)
+        self._feedback_flusher = DelayedCalls(FEEDBACK_PUBLISH_DELAY, self._flush_unpublished)
 
     def stop(self) -> None:
-        """Write the deferred ``waiting`` states still pending; stop the flusher."""
+        """Write the deferred ``waiting`` states and log entries still pending;
+        stop the flushers."""
         self._waiting_flusher.stop()
+        self._feedback_flusher.stop()
 
     def run(self, live: LiveJob) -> set[int] | None:
         """Run the job's remaining opcodes.  Returns the dependencies to wait
@@ -227,7 +235,10 @@ class JobRunner:
                             ctx.job_id, msg)
                 return
             live.job.add_log(ctx._qop, str(msg_type), msg)
-            self._commit(live, strict=False)
+            # written (then shown) with the job's next change or by the flusher
+            if not live.unpublished:
+                live.unpublished = True
+                self._feedback_flusher.schedule(live)
 
     def _ctx_notify_start(self, ctx: OpContext) -> None:
         live: LiveJob = ctx._live

@@ -2,7 +2,9 @@
 
 Owns the config (the only writer), the lock manager, the job queue and its
 executor threads, and serves LUXI on a unix socket.  Refuses to start on a
-node that is not the master according to the config.
+node that is not the master according to the config, unless started with
+``--failover`` (by ``gnt-cluster master-failover``): then it takes the
+master role over first (:mod:`gnt.masterd.takeover`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+from collections.abc import Callable
 
 from gnt import daemon_util, errors, netutils, paths
 from gnt.cmdlib.processor import Processor
@@ -25,6 +28,7 @@ from gnt.masterd import luxi_methods, voting
 from gnt.masterd.context import MasterContext
 from gnt.masterd.noderpc import NodeRpc
 from gnt.masterd.replication import Replicator
+from gnt.masterd.takeover import Report, Takeover, take_over
 from gnt.objects import ConfigData
 from gnt.rpc.client import RpcClient
 
@@ -60,8 +64,16 @@ def check_votes(data: ConfigData, client: RpcClient) -> None:
             errors.ECODE_STATE)
 
 
-def build_context() -> MasterContext:
-    """Create config writer, RPC, replication, lock manager, processor and job queue."""
+def build_context(client: RpcClient | None = None, data: ConfigData | None = None,
+                  before_queue: Callable[[MasterContext], None] | None = None
+                  ) -> MasterContext:
+    """Create config writer, RPC, replication, lock manager, processor and job queue.
+
+    ``client``: the node RPC client to use (default: a new one); ``data``:
+    the config as just loaded or written (default: loaded from disk);
+    ``before_queue(ctx)`` runs once replication is set up, before the job
+    queue loads (and starts the queued jobs).
+    """
     holder: dict[str, Replicator] = {}
 
     def on_write(data: ConfigData, raw: bytes) -> None:
@@ -69,9 +81,9 @@ def build_context() -> MasterContext:
         if replicator is not None:
             replicator.config_written(data, raw)
 
-    cfg = ConfigWriter(on_write=on_write)
+    cfg = ConfigWriter(on_write=on_write, data=data)
     data = cfg.data
-    rpc = NodeRpc(cfg)
+    rpc = NodeRpc(cfg, client)
     replicator = Replicator(rpc, lambda: cfg.data,
                             lambda: paths.get().cluster_conf_file.read_bytes(),
                             JobStore.from_paths())
@@ -80,6 +92,8 @@ def build_context() -> MasterContext:
                       nodegroups=list(data.nodegroups), nodes=list(data.nodes))
     ctx = MasterContext(cfg=cfg, rpc=rpc, glm=glm)
     ctx.extra["replicator"] = replicator
+    if before_queue is not None:
+        before_queue(ctx)
     ctx.queue = JobQueue(Processor(ctx), max_running=cfg.data.cluster.max_running_jobs,
                          on_job_update=replicator.job_updated,
                          on_jobs_archived=replicator.jobs_archived)
@@ -107,24 +121,77 @@ def _watch_votes(ctx: MasterContext, stop: threading.Event) -> None:
             log.exception("Master vote check failed")
 
 
-def serve(readiness: Readiness, voting_enabled: bool = True) -> None:
-    data = check_master()
-    if voting_enabled:
-        with RpcClient() as client:
+def _push_on_start(ctx: MasterContext) -> None:
+    """Every node gets this master's ssconf, the candidates its config (pushed
+    with the short timeout of stale nodes, so nodes that are down do not
+    delay the start); all are then resynchronised in the background (the
+    candidates get this master's job queue)."""
+    replicator: Replicator = ctx.extra["replicator"]
+    data = ctx.cfg.data
+    for node in data.nodes.values():
+        if not node.offline and node.uuid != data.cluster.master_node:
+            replicator.mark_stale(node.uuid)
+    replicator.config_written(data, paths.get().cluster_conf_file.read_bytes())
+
+
+def _push_after_takeover(ctx: MasterContext, took: Takeover, report: Report) -> None:
+    """The failover's push: the new config to the candidates and ssconf to every
+    node, the nodes that answered the vote with the normal timeout; then the
+    command may start RAPI (``master`` event).  The candidates get this
+    master's job queue by the background resync."""
+    replicator: Replicator = ctx.extra["replicator"]
+    data = ctx.cfg.data
+    for uuid in took.unreachable:
+        replicator.mark_stale(uuid)
+    replicator.config_written(data, took.raw)
+    stale = replicator.stale_nodes()  # did not answer the vote or this push
+    if stale:
+        report.feedback("Warning: could not update node(s) "
+                        f"{', '.join(sorted(data.nodes[u].name for u in stale))};"
+                        " they will be updated when they answer again")
+    report.send(master=took.old_master)
+    for node in replicator.candidates(data):
+        replicator.mark_stale(node.uuid)
+
+
+def serve(readiness: Readiness, voting_enabled: bool = True, failover: bool = False,
+          report: Report | None = None) -> None:
+    """Serve as the master; with ``failover``, take the master role over first
+    (:func:`gnt.masterd.takeover.take_over`, its vote replacing the start-up
+    vote), telling ``report`` how it goes."""
+    report = report or Report()
+    # httpx logs every request at INFO: one line (and a global handler lock) per
+    # node RPC; the master's own messages say what matters, failures included
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    client = RpcClient()
+    took: Takeover | None = None
+    if failover:
+        try:
+            took = take_over(client, no_voting=not voting_enabled, feedback=report.feedback)
+        except errors.GntError as err:
+            report.send(error=err.encode())
+            report.close()
+            raise
+        data = took.data
+    else:
+        data = check_master()
+        if voting_enabled:
             check_votes(data, client)
-    ctx = build_context()
+
+    def push(ctx: MasterContext) -> None:
+        if took is None:
+            _push_on_start(ctx)
+        else:
+            _push_after_takeover(ctx, took, report)
+            report.close()
+
+    ctx = build_context(client, data, before_queue=push)
     replicator: Replicator = ctx.extra["replicator"]
     stop = threading.Event()
     on_terminate(lambda _sig: stop.set())
     server = LuxiServer(paths.get().luxi_socket, make_dispatcher(luxi_methods.methods(ctx)))
     server.start()
     try:
-        # every node gets this master's ssconf; candidates its config and queue
-        data = ctx.cfg.data
-        for node in data.nodes.values():
-            if not node.offline and node.uuid != data.cluster.master_node:
-                replicator.mark_stale(node.uuid)
-        replicator.config_written(data, paths.get().cluster_conf_file.read_bytes())
         replicator.start()
         if voting_enabled:
             threading.Thread(target=_watch_votes, args=(ctx, stop), name="vote-watch",
@@ -149,12 +216,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="Do not check that the nodes agree on this node being the master")
     parser.add_argument("--yes-do-it", action="store_true",
                         help="Override interactive check for --no-voting")
+    parser.add_argument("--failover", action="store_true",
+                        help="Take the master role over from the current master first"
+                        " (what gnt-cluster master-failover runs)")
+    parser.add_argument("--report-fd", type=int, default=None, metavar="FD",
+                        help="With --failover: file descriptor of the pipe that gets the"
+                        " takeover's progress (JSON lines)")
     opts = parser.parse_args(argv)
     if opts.no_voting and not opts.yes_do_it:
         parser.error("--no-voting is dangerous (two masters may act at once); add"
                      " --yes-do-it if you are sure")
+    report = Report(opts.report_fd if opts.failover else None)
     return run_daemon(DAEMON_NAME, LOG_NAME,
-                      lambda readiness: serve(readiness, voting_enabled=not opts.no_voting),
+                      lambda readiness: serve(readiness, voting_enabled=not opts.no_voting,
+                                              failover=opts.failover, report=report),
                       foreground=opts.foreground, debug=opts.debug)
 
 

@@ -385,3 +385,11 @@ class NodeRpc:
         ``{instance name: ConsoleInfo dict}``."""
         return self.call(node_uuid, "instances_console_info",
                          [[s.model_dump(mode="json") for s in specs], node_name], TMO_FAST)
+
+    # --- verify (multi-node speed) ---
+    # (procedure in gnt.noded.procs.verify)
+    def node_verify(self, node_uuids: Iterable[str], checks: dict[str, Any]
+                    ) -> dict[str, RpcResult]:
+        """Several verify checks per node in one call; data is ``{check: [ok,
+        value or error message]}`` (see :func:`gnt.noded.procs.verify.node_verify`)."""
+        return self.call_many(node_uuids, "node_verify", [checks], TMO_FAST)

@@ -17,7 +17,9 @@ arrive during a push go together in the next one.  Such a write returns at
 once, and every job file push (so a job's success) first waits until the
 candidates hold the config as it was at that moment: nothing a job
 acknowledges is missing on the candidates.  Other writes wait for their
-push before returning, as before.
+push before returning, as before.  The other nodes get such ssconf changes
+from the ``ssconf-push`` thread, at most once per
+:data:`LAZY_SSCONF_INTERVAL`.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from gnt.config.ssconf import compute_values
 from gnt.jqueue.store import JobStore
 from gnt.masterd.noderpc import NodeRpc
-from gnt.noded.procs.replica import encode_config
+from gnt.noded.procs.replica import encode_config, job_digest
 from gnt.objects import ConfigData, Node
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,11 @@ RESYNC_INTERVAL = 3.0
 #: background (they change with every instance add/remove); every other
 #: change is pushed before the config write returns
 LAZY_SSCONF_KEYS = frozenset({"instance_list"})
+#: seconds between two background pushes of such changes (each goes to every
+#: non-candidate node: with instances created at a high rate, one push per
+#: interval carries them all; verify skips the keys still pending, see
+#: :meth:`Replicator.ssconf_pending`)
+LAZY_SSCONF_INTERVAL = 1.0
 CONFIG_WAIT_TIMEOUT = 2 * PUSH_TIMEOUT + 10.0  # seconds a writer/job waits for a push
 _OP_DONE = frozenset({"success", "error", "canceled"})  # opcode states that end it
 
@@ -224,23 +232,34 @@ class Replicator:
                 self._cfg_pushed = max(self._cfg_pushed, push.serial)
                 self._cfg_cv.notify_all()
 
-    def flush_ssconf(self, timeout: float = 30.0) -> bool:
-        """Wait until the latest ssconf values reached the non-candidate nodes."""
+    def ssconf_pending(self) -> set[str]:
+        """ssconf keys whose newest value may not have reached the non-candidate
+        nodes yet (their background push is under way or held back by
+        :data:`LAZY_SSCONF_INTERVAL`)."""
         with self._ssconf_cv:
-            return self._ssconf_cv.wait_for(
-                lambda: self._ssconf_wanted is None or self._ssconf_pushed is
-                self._ssconf_wanted, timeout)
+            wanted, pushed = self._ssconf_wanted, self._ssconf_pushed
+        if wanted is None or pushed is wanted:
+            return set()
+        if pushed is None:
+            return set(wanted)
+        return {k for k in set(wanted) | set(pushed) if wanted.get(k) != pushed.get(k)}
 
     def _ssconf_loop(self) -> None:
+        last = 0.0  # when the previous push started (monotonic)
         while not self._stop.is_set():
             with self._ssconf_cv:
                 self._ssconf_cv.wait_for(
                     lambda: self._stop.is_set() or (self._ssconf_wanted is not None and
                                                     self._ssconf_pushed is not
                                                     self._ssconf_wanted), 1.0)
+                # one push per interval carries every change made meanwhile
+                # (instances created at a high rate)
+                self._ssconf_cv.wait_for(self._stop.is_set,
+                                         last + LAZY_SSCONF_INTERVAL - time.monotonic())
                 values = self._ssconf_wanted
                 if values is None or values is self._ssconf_pushed:
                     continue
+            last = time.monotonic()
             data = self._config()
             master = data.cluster.master_node
             others = [n for n in self._online(data)
@@ -321,8 +340,13 @@ class Replicator:
         return True
 
     def _copy_queue(self, node_uuid: str) -> bool:
-        """Copy every live job file, holding the sender role so that no push
-        of an older state can overtake the copy."""
+        """Copy every live job file the node lacks or holds in another version
+        (it tells the digests of its replicas first: after a failover the
+        candidates usually hold the same queue already), holding the sender
+        role so that no push of an older state can overtake the copy."""
+        res = self._rpc.call(node_uuid, "jobqueue_digests", [], PUSH_TIMEOUT)
+        theirs: dict[str, str] = res.data if not res.fail_msg and isinstance(res.data, dict) \
+            else {}
         with self._cv:
             while self._sending:
                 self._cv.wait()
@@ -332,9 +356,11 @@ class Replicator:
             items = []
             for job_id in self._store.live_ids():
                 try:
-                    items.append([job_id, self._store.live_path(job_id).read_text()])
+                    raw = self._store.live_path(job_id).read_bytes()
                 except FileNotFoundError:
                     continue
+                if theirs.get(str(job_id)) != job_digest(raw):
+                    items.append([job_id, raw.decode()])
             res = self._rpc.call(node_uuid, "jobqueue_update",
                                  [items, self._store.read_serial() or None], PUSH_TIMEOUT)
             return not res.fail_msg

@@ -17,12 +17,14 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644,
-                 fsync: bool = True) -> None:
+                 fsync: bool = True, fsync_parent: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically.
 
     Writes a temp file in the same directory, fsyncs it, renames it over
     ``path`` and fsyncs the directory: after a crash at any point the file
-    holds either the old or the new content, never a mix.  Creates the
+    holds either the old or the new content, never a mix.  With
+    ``fsync_parent=False`` the directory is not fsynced: the caller does it
+    once after several renames, before relying on them.  Creates the
     parent directory if needed.  Raises OSError on failure (the old file is
     left untouched).
     """
@@ -44,5 +46,5 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
         except FileNotFoundError:
             pass
         raise
-    if fsync:
+    if fsync and fsync_parent:
         fsync_dir(p.parent)

@@ -110,7 +110,9 @@ elif mode == "mid-write":
         return real(path, data, mode, fsync)
     store_mod.atomic_write = crashing
     q = JobQueue(SleepExecutor(), max_running=1)
-    q.submit([OpTestDelay(duration=0, repeat=2)])
+    # the sleep outlasts the feedback delay: the log entries are written
+    # (with "running") before the final write
+    q.submit([OpTestDelay(duration=0.5, repeat=2)])
     time.sleep(600)
 
 elif mode == "churn":

@@ -12,7 +12,7 @@ from typing import Any
 
 from gnt import constants, errors, netutils, paths
 from gnt.noded.registry import procedure
-from gnt.utils.io import atomic_write
+from gnt.utils.io import atomic_write, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -181,11 +181,29 @@ def write_ssconf_files(values: dict[str, str]) -> None:
                 f"Value of ssconf key {key!r} must be a string, not {type(value).__name__}",
                 errors.ECODE_INVAL)
     p = paths.get()
-    for key, value in values.items():
-        atomic_write(p.ssconf_file(key), value, mode=SSCONF_FILE_MODE)
+    changed = {p.ssconf_file(k): v.encode() for k, v in values.items()}
+    changed = {path: raw for path, raw in changed.items() if not _holds(path, raw)}
+    for path, raw in changed.items():
+        atomic_write(path, raw, mode=SSCONF_FILE_MODE, fsync_parent=False)
     wanted = {p.ssconf_file(k).name for k in values}
+    removed = False
     for old in p.data_dir.glob(SSCONF_PREFIX + "*"):
         if old.name not in wanted and old.is_file():
             log.info("Removing stale ssconf file %s", old)
             old.unlink(missing_ok=True)
-    log.info("Wrote %d ssconf files", len(values))
+            removed = True
+    if changed or removed:  # one directory fsync makes every rename above durable
+        fsync_dir(p.data_dir)
+        log.info("Wrote %d of %d ssconf files", len(changed), len(values))
+
+
+def _holds(path: Path, raw: bytes) -> bool:
+    """Whether ``path`` already has content ``raw`` and the ssconf file mode
+    (an unchanged file is not rewritten: a config push usually changes one key)."""
+    try:
+        st = path.stat()
+        if st.st_size != len(raw) or (st.st_mode & 0o7777) != SSCONF_FILE_MODE:
+            return False
+        return path.read_bytes() == raw
+    except OSError:
+        return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import os
@@ -24,12 +25,14 @@ from gnt.config import ssconf
 from gnt.jqueue.store import JOB_FILE_MODE, JobStore
 from gnt.noded.procs.basic import write_ssconf_files
 from gnt.noded.registry import procedure
-from gnt.utils.io import atomic_write
+from gnt.utils.io import atomic_write, fsync_dir
 
 log = logging.getLogger(__name__)
 
 _JOB_ID_MAX = 2**53
-_TOP_SERIAL_RE = re.compile(rb'\n "serial_no": (\d+),\n "version"')
+#: a ``serial_no`` key and its value; in ``config.data`` the top-level one is the
+#: last (written after every nested object, in field order as in sorted order)
+_SERIAL_RE = re.compile(rb'"serial_no":\s*(\d+)')
 
 
 def encode_config(raw: bytes) -> str:
@@ -45,19 +48,26 @@ def decode_config(wire: str) -> bytes:
         raise errors.ParameterError(f"Bad config content: {err}", errors.ECODE_INVAL) from None
 
 
+def config_serial_of(raw: bytes) -> int | None:
+    """The top-level ``serial_no`` of ``config.data`` content (found without
+    parsing the whole file), or None if it has none."""
+    pos = raw.rfind(b'"serial_no":')
+    m = _SERIAL_RE.match(raw, pos) if pos >= 0 else None
+    if m:
+        return int(m.group(1))
+    try:
+        return int(json.loads(raw).get("serial_no"))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
 def local_config_serial() -> int | None:
     """``serial_no`` of this node's ``config.data``, or None without one."""
     try:
         raw = paths.get().cluster_conf_file.read_bytes()
     except FileNotFoundError:
         return None
-    m = _TOP_SERIAL_RE.search(raw)
-    if m:  # written with sorted keys and indent 1: the top-level one precedes "version"
-        return int(m.group(1))
-    try:
-        return int(json.loads(raw).get("serial_no"))
-    except (ValueError, TypeError, AttributeError):
-        return None
+    return config_serial_of(raw)
 
 
 @procedure("config_replicate")
@@ -70,12 +80,10 @@ def config_replicate(config: str | None, values: dict[str, str] | None) -> int |
     ParameterError for malformed content.
     """
     if config is not None:
-        raw = decode_config(config)
-        try:
-            serial = int(json.loads(raw)["serial_no"])
-        except (ValueError, KeyError, TypeError) as err:
-            raise errors.ParameterError(f"Config without serial_no: {err}",
-                                        errors.ECODE_INVAL) from None
+        raw = decode_config(config)  # zlib checks its integrity
+        serial = config_serial_of(raw) if raw.lstrip().startswith(b"{") else None
+        if serial is None:
+            raise errors.ParameterError("Config without serial_no", errors.ECODE_INVAL)
         have = local_config_serial()
         if have is not None and serial < have:
             raise errors.OpPrereqError(
@@ -132,15 +140,40 @@ def jobqueue_update(jobs: list[list[Any]], serial: int | None) -> int:
     """Write replicas of job files: ``jobs`` is ``[[job_id, json_text], ...]``;
     ``serial`` (optional) the last job id handed out.  Returns the count."""
     store = _store()
+    checked = []
     for item in jobs:
         job_id, text = item
-        job_id = _job_id(job_id)
         if not isinstance(text, str):
             raise errors.ParameterError("Job content must be JSON text", errors.ECODE_INVAL)
-        atomic_write(store.live_path(job_id), text, mode=JOB_FILE_MODE)
+        checked.append((_job_id(job_id), text))
+    for job_id, text in checked:  # one directory fsync below covers every rename
+        atomic_write(store.live_path(job_id), text, mode=JOB_FILE_MODE, fsync_parent=False)
+    if checked:
+        fsync_dir(store.queue_dir)
     if serial is not None and _job_id(serial) > store.read_serial():
         store.write_serial(serial)
     return len(jobs)
+
+
+def job_digest(text: str | bytes) -> str:
+    """The digest of a job file's content that ``jobqueue_digests`` reports."""
+    raw = text.encode() if isinstance(text, str) else text
+    return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+
+
+@procedure("jobqueue_digests")
+def jobqueue_digests() -> dict[str, str]:
+    """``{job id (as text): digest}`` of the live job file replicas (see
+    :func:`job_digest`): a master resynchronising this node sends only the
+    job files that differ."""
+    store = _store()
+    out = {}
+    for job_id in store.live_ids():
+        try:
+            out[str(job_id)] = job_digest(store.live_path(job_id).read_bytes())
+        except FileNotFoundError:
+            continue
+    return out
 
 
 @procedure("jobqueue_archive")
@@ -173,16 +206,25 @@ def master_vote() -> dict[str, Any]:
 
 @procedure("master_step_down")
 def master_step_down(new_master: str) -> bool:
-    """Stop this node's master role (RAPI, then the master daemon) because
-    ``new_master`` took over.
+    """Stop this node's master role because ``new_master`` took over: the master
+    daemon before replying, RAPI (a layer over the master daemon, useless
+    without it) in the background, so the new master does not wait for it.
 
     Returns True if a master daemon was running and has been stopped.
     """
     from gnt import daemon_util
 
     log.warning("Stepping down: %s is the new master", new_master)
-    daemon_util.stop(daemon_util.RAPI, timeout=30)
-    return daemon_util.stop(daemon_util.MASTERD, timeout=30)
+    stopped = daemon_util.stop(daemon_util.MASTERD, timeout=30)
+
+    def stop_rapi() -> None:
+        try:
+            daemon_util.stop(daemon_util.RAPI, timeout=30)
+        except errors.GntError as err:
+            log.error("Could not stop the RAPI daemon while stepping down: %s", err)
+
+    threading.Thread(target=stop_rapi, name="step-down-rapi", daemon=True).start()
+    return stopped
 
 
 @procedure("node_leave_cluster")
