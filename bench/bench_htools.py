@@ -43,25 +43,26 @@ class Run:
 
 def run(cmd: list[str], limit: float | None) -> Run:
     """Run ``cmd``; per-process rusage via wait4; kill at ``limit`` seconds."""
-    out = tempfile.TemporaryFile(mode="w+")
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    finished = True
-    while True:
-        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if limit is not None and time.monotonic() - start > limit:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pid, status, ru = os.wait4(proc.pid, 0)
-            finished = False
-            break
-        time.sleep(0.05)
-    wall = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    out.seek(0)
-    return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, finished, out.read())
+    with tempfile.TemporaryFile(mode="w+") as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        finished = True
+        while True:
+            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if limit is not None and time.monotonic() - start > limit:
+                os.killpg(proc.pid, signal.SIGKILL)
+                pid, status, ru = os.wait4(proc.pid, 0)
+                finished = False
+                break
+            time.sleep(0.05)
+        wall = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, finished,
+                   out.read())
 
 
 REF_HAIL = "/usr/lib/ganeti/iallocators/hail"
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([py, "-m", "gnt.htools.generate", "--nodes", str(n), "--instances",
                         str(m), "--seed", str(args.seed), "--unbalanced", "-o", str(data)],
                        check=True)
+        load0 = os.getloadavg()[0]
         ours = run([py, "-m", "gnt.htools", "hbal", "-t", str(data)], None)
         o_score, o_moves = final_score(ours.stdout)
         hs = ["--disk-template", "drbd", "--standard-alloc=10240,1024,1", "-t", str(data)]
@@ -129,10 +131,14 @@ def main(argv: list[str] | None = None) -> int:
             row.update(g=ref, g_score=r_score, g_moves=r_moves,
                        g_hs=run(["/usr/bin/hspace", *hs], args.limit),
                        g_hail=g_hail, g_hail_ans=hail_nodes(g_hail))
+        row["load"] = (load0, os.getloadavg()[0])
         rows.append(row)
         print(fmt_row(row), flush=True)
     print()
     print(markdown(rows, args.limit))
+    print()
+    print("1-minute load average before / after each size: " + ", ".join(
+        f"{r['size']} {r['load'][0]:.1f} / {r['load'][1]:.1f}" for r in rows))
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -8,8 +8,15 @@ Failures are counted per reason, as Ganeti's ``collapseFailures``.
 Tiered allocation shrinks the spec by the most frequent failure reason
 (64 MiB memory, 256 MiB disk, 1 CPU) as Ganeti's ``tieredAlloc`` does.
 
-Not implemented: the global N+1 capacity checks Ganeti applies to
-non-DRBD templates (as if ``--no-capacity-checks`` were given).
+:class:`ExactAllocator` (hspace) uses hail's exact machinery, with the
+global N+1 capacity checks, and iterates as Ganeti's ``iterateAlloc``
+does: with capacity checks on, it first places a batch of instances
+without them and checks the capacity once for the batch (a first batch
+sized from the free memory, then batches of 10); only when a batch
+breaks global N+1 redundancy does it go on one instance at a time with
+the checks.  Instances with a DRBD template are never checked
+individually (their N+1 is the per-node check); the probes of the
+tiered allocation's "bigger steps" are.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -189,11 +196,21 @@ class ExactAllocator:
     Ganeti's ``tryAlloc``, as hspace uses it: candidates are the online
     nodes of ``nodes`` (pairs inside one group for DRBD), scores are over
     ``score_nodes`` (the whole cluster).  ``st`` is replaced, not mutated,
-    on every commit.
+    on every commit.  :meth:`iterate` is Ganeti's batched ``iterateAlloc``
+    (see the module docstring).
     """
 
+    #: Batch size after the first batch (Ganeti's fixed big step).
+    STEP = 10
+    #: Smallest first batch.
+    MIN_FIRST_STEP = 20
+
     def __init__(self, st: ClusterState, nodes: np.ndarray, template: DiskTemplate,
-                 score_nodes: np.ndarray | None = None, capacity: bool = True) -> None:
+                 score_nodes: np.ndarray | None = None, capacity: bool = True,
+                 ignore_groups: frozenset[int] = frozenset(),
+                 accept_existing: bool = False) -> None:
+        """``ignore_groups``/``accept_existing``: which nodes the capacity
+        checks verify (see :class:`gnt.htools.iallocate.AllocOptions`)."""
         from gnt.htools.iallocate import AllocOptions
         self.st = st
         self.nodes = np.asarray(nodes, dtype=np.int64)
@@ -201,8 +218,20 @@ class ExactAllocator:
             np.asarray(score_nodes, dtype=np.int64)
         self.template = template
         self.count = 2 if template == DiskTemplate.DRBD else 1
-        self.opts = AllocOptions(capacity=capacity)
+        self.capacity = capacity
+        self.opts = AllocOptions(capacity=capacity, capacity_ignore_groups=ignore_groups,
+                                 accept_existing=accept_existing)
+        self._unchecked = AllocOptions(capacity=False)
         self._last: tuple[Spec, Any] | None = None
+        #: results of :meth:`try_alloc` on the current state per (spec, checked):
+        #: the tiered allocation tries the same specs on the same state again
+        #: and again (its probes repeat what its deeper levels did when they
+        #: placed nothing); forgotten when the state changes
+        self._memo: dict[tuple[Spec, bool], Any] = {}
+        self._memo_state: ClusterState | None = None
+        #: global N+1 redundancy of the current state (a batch that placed
+        #: nothing leaves the state as it was, and the tiered levels ask again)
+        self._red_memo: tuple[ClusterState, bool] | None = None
 
     def _instance(self, spec: Spec) -> Instance:
         return Instance(name=f"new-{self.st.n_insts}", mem=spec.mem, dsk=spec.dsk,
@@ -210,27 +239,117 @@ class ExactAllocator:
                         pnode=NO_SECONDARY, snode=NO_SECONDARY, template=self.template,
                         spindle_use=spec.spn, disks=[(spec.dsk, None)])
 
-    def try_alloc(self, spec: Spec) -> tuple[tuple[int, int] | None, Counter]:
-        from gnt.htools.iallocate import AllocError, try_alloc
-        try:
-            sol = try_alloc(self.st, self._instance(spec), self.nodes, self.count,
-                            self.score_nodes, self.opts)
-        except AllocError:
-            return None, Counter()
+    def try_alloc(self, spec: Spec, capacity: bool | None = None
+                  ) -> tuple[tuple[int, int] | None, Counter]:
+        """Best placement and failure counts; ``capacity`` overrides the
+        allocator's capacity checks for this attempt.  Raises
+        :class:`gnt.htools.iallocate.AllocError` (Ganeti's message) when there
+        is no candidate node (pair) at all."""
+        checked = self.capacity if capacity is None else (capacity and self.capacity)
+        place, fails, state = self._attempt(spec, checked)
+        self._last = None if place is None else (spec, state)
+        return place, Counter(fails)
+
+    def _attempt(self, spec: Spec, checked: bool
+                 ) -> tuple[tuple[int, int] | None, Counter, ClusterState | None]:
+        """:meth:`try_alloc`'s (memoised) result and the state after it."""
+        from gnt.htools.iallocate import try_alloc
+        if self._memo_state is not self.st:
+            self._memo.clear()
+            self._memo_state = self.st
+        hit = self._memo.get((spec, checked))
+        if hit is None and checked:
+            # the checks only drop candidates: without any, nothing changes
+            plain = self._memo.get((spec, False))
+            if plain is not None and plain[0] is None:
+                hit = plain
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        sol = try_alloc(self.st, self._instance(spec), self.nodes, self.count,
+                        self.score_nodes, self.opts if checked else self._unchecked)
         fails = Counter({m: c for m, c in sol.failures.items() if c})
-        if sol.nodes is None:
-            self._last = None
-            return None, fails
-        self._last = (spec, sol.state)
-        pri = sol.nodes[0]
-        return (pri, sol.nodes[1] if len(sol.nodes) > 1 else -1), fails
+        place = None if sol.nodes is None else \
+            (sol.nodes[0], sol.nodes[1] if len(sol.nodes) > 1 else -1)
+        out = (place, fails, sol.state)
+        self._memo[(spec, checked)] = out
+        return out
 
     def commit(self, spec: Spec, pri: int, sec: int) -> None:
         assert self._last is not None and self._last[0] == spec
         self.st = self._last[1]
         self._last = None
 
-    iterate = Allocator.iterate
+    def iterate(self, spec: Spec, result: AllocResult, limit: int | None = None) -> Counter:
+        """Allocate ``spec`` until it fails or ``limit`` instances were placed
+        (Ganeti's ``iterateAlloc``); returns the failures of the last attempt."""
+        if not self.capacity:
+            return self._steps(spec, result, limit, checked=False)
+        first = True
+        while True:
+            step = self._first_step(spec) if first else self.STEP
+            batch = step if limit is None else min(step, limit)
+            rest = None if limit is None else max(0, limit - step)
+            saved, done = self.st, len(result.allocated)
+            fails = self._steps(spec, result, batch, checked=False)
+            if self._redundant():
+                if rest == 0 or len(result.allocated) == done:
+                    return fails
+                limit = rest
+                continue
+            # the batch broke global N+1 redundancy: undo it
+            self.st = saved
+            del result.allocated[done:]
+            if first:
+                first = False
+                continue
+            return self._steps(spec, result, limit, checked=True)
+
+    def _steps(self, spec: Spec, result: AllocResult, limit: int | None,
+               checked: bool) -> Counter:
+        """One instance at a time (Ganeti's ``iterateAllocSmallStep``): each
+        attempt is made first, then the limit decides whether it is kept.
+        DRBD allocations are never capacity-checked here."""
+        capacity = checked and self.template != DiskTemplate.DRBD
+        while True:
+            place, fails = self.try_alloc(spec, capacity)
+            if place is None or limit == 0:
+                return fails
+            self.commit(spec, *place)
+            result.allocated.append((spec, place[0], place[1]))
+            if limit is not None:
+                limit -= 1
+
+    def _first_step(self, spec: Spec) -> int:
+        """Ganeti's first batch size: how many instances of ``spec`` the nodes'
+        free memory of record (as loaded: allocations do not change it) would
+        hold beyond one node's worth, less one per node (at least
+        :attr:`MIN_FIRST_STEP`)."""
+        st = self.st
+        free = int(st.f_mem.sum())
+        reserved = round(float(st.t_mem.max())) if st.n_nodes else 0
+        if spec.mem <= 0:
+            return self.MIN_FIRST_STEP
+        guess = (free - reserved) // spec.mem - st.n_nodes
+        return max(guess, self.MIN_FIRST_STEP)
+
+    def _redundant(self) -> bool:
+        from gnt.htools.globaln1 import capacity_nodes, redundant
+        if self._red_memo is not None and self._red_memo[0] is self.st:
+            return self._red_memo[1]
+        ok = redundant(self.st, self.score_nodes, check=capacity_nodes(
+            self.st, self.score_nodes, self.opts.capacity_ignore_groups,
+            self.opts.accept_existing))
+        self._red_memo = (self.st, ok)
+        return ok
+
+
+class Allocating(Protocol):
+    """What :func:`standard_alloc` and :func:`tiered_alloc` need."""
+
+    def try_alloc(self, spec: Spec) -> tuple[tuple[int, int] | None, Counter]: ...
+
+    def iterate(self, spec: Spec, result: AllocResult, limit: int | None = None) -> Counter:
+        ...
 
 
 def _sorted_errs(fails: Counter) -> list[FailMode]:
@@ -238,13 +357,13 @@ def _sorted_errs(fails: Counter) -> list[FailMode]:
     return sorted(order, key=lambda m: fails.get(m, 0))
 
 
-def standard_alloc(alloc: Allocator, spec: Spec) -> AllocResult:
+def standard_alloc(alloc: Allocating, spec: Spec) -> AllocResult:
     res = AllocResult()
     res.failures = dict(alloc.iterate(spec, res))
     return res
 
 
-def tiered_alloc(alloc: Allocator, spec: Spec) -> AllocResult:
+def tiered_alloc(alloc: Allocating, spec: Spec) -> AllocResult:
     """Ganeti's ``tieredAlloc``: shrink by the most frequent failure and continue."""
     res = AllocResult()
     old_limit = sys.getrecursionlimit()
@@ -256,7 +375,7 @@ def tiered_alloc(alloc: Allocator, spec: Spec) -> AllocResult:
     return res
 
 
-def _tiered(alloc: Allocator, spec: Spec, res: AllocResult) -> None:
+def _tiered(alloc: Allocating, spec: Spec, res: AllocResult) -> None:
     fails = alloc.iterate(spec, res)
     res.failures = dict(fails)
     errs = _sorted_errs(fails)

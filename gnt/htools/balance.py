@@ -37,6 +37,22 @@ LAZY_BATCH = 24
 #: The first lazy chunk (chunks then double up to LAZY_BATCH).
 LAZY_FIRST = 12
 CHUNK_ELEMS = 200_000
+#: How much of the lazy order is sorted first (see ``smallest_first``).
+LAZY_HEAD = 4 * LAZY_BATCH
+
+
+def smallest_first(keys: np.ndarray, m: int) -> np.ndarray:
+    """The positions of the ``m`` smallest keys in ascending order, ties by
+    position: the first ``m`` of ``np.argsort(keys, kind="stable")`` (all of
+    it when the head cannot be told apart cheaply, e.g. with NaNs)."""
+    n = len(keys)
+    if m >= n:
+        return np.argsort(keys, kind="stable")
+    thr = np.partition(keys, m - 1)[m - 1]
+    sel = np.flatnonzero(keys <= thr)
+    if len(sel) < m:    # NaN threshold
+        return np.argsort(keys, kind="stable")
+    return sel[np.argsort(keys[sel], kind="stable")][:m]
 
 
 @dataclass
@@ -151,16 +167,12 @@ class Balancer:
                 for mv, sc in (c.alternatives or [(c.move, c.score)]) if sc <= best + tol]
         if len(ties) == 1:
             return Candidate(ties[0][0], ties[0][1], ties[0][2])
-        st = self.st
+        exact = self.scorer.exact_scores([(inst, mv) for inst, mv, _ in ties],
+                                         self.opts.moves)
         winner: Candidate | None = None
-        for inst, mv, _ in ties:
-            p, s = int(st.i_pnode[inst]), int(st.i_snode[inst])
-            snap = _Snapshot(st, sorted({x for x in (p, s, mv.target) if x >= 0}), inst)
-            if apply_move(st, inst, mv, self.opts.moves, self.scorer.online):
-                exact = metrics.score(st, self.nodes)
-                if winner is None or exact < winner.score:
-                    winner = Candidate(inst, mv, exact)
-            snap.restore(st)
+        for (inst, mv, _), sc in zip(ties, exact):
+            if sc is not None and (winner is None or sc < winner.score):
+                winner = Candidate(inst, mv, sc)
         return winner
 
     def _lazy_best(self, exhaustive: bool = False) -> Candidate | None:
@@ -170,25 +182,30 @@ class Balancer:
         (after that found no improving move): go on, in growing chunks, until
         an improving move is found or every instance has been evaluated."""
         cur = self.scorer.score
-        ranks = self.rank[self.insts]
-        perm = np.argsort(ranks, kind="stable")
-        order = self.insts[perm].tolist()
-        ranks = ranks[perm]
+        keys = self.rank[self.insts]
+        ninst = len(keys)
+        # only the head of the order is usually needed: sort all of it only
+        # when the search gets past that head
+        perm = smallest_first(keys, LAZY_HEAD)
         best: Candidate | None = None
         seen: list[Candidate | None] = []
         pos = 0
         size = LAZY_FIRST
         limit = max(LAZY_BATCH, CHUNK_ELEMS // (1 + 4 * len(self.targets))) \
             if exhaustive else LAZY_BATCH
-        while pos < len(order):
-            chunk = np.array(order[pos:pos + size], dtype=np.int64)
+        while pos < ninst:
+            if pos + size > len(perm) and len(perm) < ninst:
+                perm = np.argsort(keys, kind="stable")
+            chunk = self.insts[perm[pos:pos + size]]
             pos += len(chunk)
             size = min(2 * size, limit)
             seen.extend(self._evaluate(chunk))
             best = self._pick(seen)
-            if pos >= len(order):
+            if pos >= ninst:
                 break
-            nxt = float(ranks[pos])
+            if pos >= len(perm):
+                perm = np.argsort(keys, kind="stable")
+            nxt = float(keys[perm[pos]])
             if best is not None and best.score - cur <= nxt and \
                     (not exhaustive or best.score < cur):
                 break

@@ -264,6 +264,8 @@ def print_warnings(warnings: list[str]) -> None:
 
 def run_main(prog: str, fn: Callable[[list[str]], int], argv: list[str] | None) -> int:
     """Run ``fn``; errors become ``Error: ...`` on stderr and exit code 1."""
+    from gnt.htools.memtune import tune_malloc
+    tune_malloc()
     try:
         return fn(sys.argv[1:] if argv is None else argv)
     except errors.GntError as err:

@@ -81,7 +81,9 @@ def hs_fixed(x: float, prec: int | None = None) -> str:
 
 
 def hs_show_double(x: float) -> str:
-    """Haskell's ``show`` for a ``Double`` (e.g. ``4.0``, ``1.0e-2``)."""
+    """Haskell's ``show`` for a ``Double`` (e.g. ``4.0``, ``1.0e-2``, ``NaN``)."""
+    if math.isnan(x) or math.isinf(x):
+        return hs_fixed(x)
     if x == 0:
         return "-0.0" if str(x).startswith("-") else "0.0"
     sign = "-" if x < 0 else ""

@@ -94,8 +94,8 @@ def _evac_shared(st: ClusterState, inst: int, escape: np.ndarray,
     nt = len(escape)
     _, prow, _ = roles["P"]
     _, trow, _ = roles["T"]
-    pvals = [np.broadcast_to(v, (1, nt))[0] for v in metrics.values_from_rows(prow)]
-    tvals = [np.broadcast_to(v, (1, nt))[0] for v in metrics.values_from_rows(trow)]
+    pvals = metrics.stack(metrics.values_from_rows(prow), (nt,))
+    tvals = metrics.stack(metrics.values_from_rows(trow), (nt,))
     scores = metrics.scores_replaced(st, group_nodes,
                                      [(np.full(nt, pnode), pvals), (escape, tvals)],
                                      np.broadcast_to(lxd, (1, nt))[0])
@@ -142,7 +142,7 @@ def _recreate(st: ClusterState, inst: int, escape: np.ndarray, nodes: np.ndarray
     if not ok.any():
         return False
     nodes = np.asarray(nodes, dtype=np.int64)
-    vals = [np.broadcast_to(v, (len(escape),)) for v in metrics.values_from_rows(new)]
+    vals = metrics.stack(metrics.values_from_rows(new), (len(escape),))
     scores = metrics.scores_replaced(st, nodes, [(escape, vals)],
                                      metrics.map_add_delta(st, nodes, excl, escape))
     best = _best(scores, ok)
@@ -194,6 +194,75 @@ def _one_node_takes_all(st: ClusterState, others: list[int], escape: np.ndarray,
     return bool(ok.any())
 
 
+def _cannot_fit(st: ClusterState, others: list[int], escape: np.ndarray) -> bool:
+    """Necessary condition for steps 2 and 3, negated: the escape nodes have
+    no room for the memory (or local disk) of ``others``, in any order.
+
+    Every placement must leave its node some free memory (disk), a hard
+    check, so a node with ``R`` MiB free can take instances needing ``s``
+    MiB or more at most ``(R - 1) // s`` times; if, for some size ``s``,
+    the escape nodes together cannot take the instances of ``others`` of
+    at least that size, no order of placements can.  (Forthcoming
+    instances use neither.)"""
+    if not len(escape):
+        return True
+    idx = np.asarray(others, dtype=np.int64)
+    real = ~st.i_forth[idx]
+    mem = np.where(real & st.i_uses_mem[idx], st.i_mem_sz[idx], 0)
+    if _no_room(mem, np.maximum(0, st.unalloc_mem(escape) - 1)):
+        return True
+    dsk = np.where(real & st.i_local[idx], st.i_dsk[idx], 0)
+    return bool(dsk.any()) and _no_room(dsk, np.maximum(0, st.f_dsk[escape] - 1))
+
+
+def _no_room(need: np.ndarray, room: np.ndarray) -> bool:
+    """Whether items of sizes ``need`` cannot be spread over bins of ``room``
+    (for some size: more items at least that big than the bins can hold)."""
+    sizes = np.unique(need[need > 0])
+    if not len(sizes):
+        return False
+    if int(need.sum()) > int(room.sum()):
+        return True
+    fits = (room[None, :] // sizes[:, None]).sum(axis=1)            # per size
+    count = (need[None, :] >= sizes[:, None]).sum(axis=1)
+    return bool((count > fits).any())
+
+
+def _always_fits(st: ClusterState, shared: list[int], fixed: list[int],
+                 escape: np.ndarray, online: np.ndarray) -> bool:
+    """Sufficient condition for steps 2 and 3 when memory is the only hard
+    check that can fail (no local storage, no migration restrictions, the
+    instance policy met everywhere): whatever the earlier choices, some
+    online escape node still has room for each instance in turn.
+
+    The free memory of the online escape nodes only shrinks by what is
+    placed on them, and the roomiest node has at least the average: if the
+    average room left before each instance (assuming all earlier ones
+    landed on online nodes) exceeds what it needs, it always fits."""
+    if st.mig_ok is not None:
+        return False
+    cand = escape[online[escape]]
+    if not len(cand):
+        return False
+    order = np.asarray(shared + fixed, dtype=np.int64)
+    order = order[~st.i_forth[order]]     # forthcoming instances always fit
+    if st.i_local[order].any():
+        return False
+    if fixed:
+        for t in cand.tolist():
+            gpol = st.cdata.groups[int(st.group[t])].ipolicy if st.cdata.groups else \
+                st.cdata.ipolicy
+            if any(instance_policy_failure(st.cdata.instances[i], gpol,
+                                           bool(st.excl[t])) is not None for i in fixed):
+                return False
+    need = np.where(st.i_uses_mem[order], st.i_mem_sz[order], 0)
+    room = int(st.unalloc_mem(cand).sum())
+    # before instance k the online nodes keep at least room - sum(need[:k]);
+    # a node can take it if its room exceeds need[k]
+    before = room - np.concatenate(([0], np.cumsum(need)[:-1]))
+    return bool((before >= len(cand) * (need + 1)).all())
+
+
 def can_evacuate(st: ClusterState, node: int, nodes: np.ndarray,
                  drbd_ok: bool | None = None) -> bool:
     """Whether ``node`` can be evacuated; ``nodes`` is the node list considered."""
@@ -214,16 +283,24 @@ def can_evacuate(st: ClusterState, node: int, nodes: np.ndarray,
     escape = group_nodes[group_nodes != node]
     if len(others) == len(pri) and _one_node_takes_all(st, others, escape, online):
         return True     # no DRBD failovers first: decided on the state itself
+    # (the DRBD failovers only take room on the escape nodes)
+    if _cannot_fit(st, others, escape):
+        return False
     work = copy_state(st)
     for i in pri:
         if st.i_has_sec[i] and not apply_move(work, i, Move(MoveKind.FAILOVER), FORCE,
                                                online):
             return False
-    if len(others) < len(pri) and _one_node_takes_all(work, others, escape, online):
-        return True
+    if len(others) < len(pri):
+        if _one_node_takes_all(work, others, escape, online):
+            return True
+        if _cannot_fit(work, others, escape):
+            return False
     shared = [i for i in others if st.i_mirror[i] != 0]
     fixed = sorted((i for i in others if st.i_mirror[i] == 0),
                    key=lambda i: -int(st.i_mem_sz[i]))
+    if _always_fits(work, shared, fixed, escape, online):
+        return True
     for i in shared:
         if not _evac_shared(work, i, escape, group_nodes):
             return False
@@ -233,16 +310,56 @@ def can_evacuate(st: ClusterState, node: int, nodes: np.ndarray,
     return True
 
 
-def redundant(st: ClusterState, nodes: np.ndarray) -> bool:
-    """Ganeti's ``redundant``: every node of ``nodes`` can be evacuated."""
+def unevacuable(st: ClusterState, nodes: np.ndarray, first: list[int] | tuple = (),
+                check: np.ndarray | None = None) -> int | None:
+    """A node of ``check`` (default: ``nodes``) that cannot be evacuated (-1:
+    a DRBD failover is impossible somewhere), or None when every node can
+    (:func:`redundant`); ``nodes`` is the node list the evacuations use.
+
+    The answer does not depend on the order the nodes are tried in, so the
+    likeliest failures go first: the nodes of ``first`` (e.g. the one that
+    failed for a similar state), then the nodes whose non-DRBD instances
+    need the largest share of the other nodes' free memory."""
     nodes = np.asarray(nodes, dtype=np.int64)
-    verdict = drbd_failover_ok(st, nodes)
+    check = nodes if check is None else np.asarray(check, dtype=np.int64)
+    verdict = drbd_failover_ok(st, check)
     if not verdict.all():
-        return False
+        return -1
     has_other = np.zeros(st.n_nodes, dtype=bool)
     sel = ~st.i_has_sec & ~st.i_forth
     has_other[st.i_pnode[sel]] = True
-    for k in nodes[has_other[nodes]].tolist():
+    todo = check[has_other[check]]
+    if len(todo) > 1:
+        need = np.zeros(st.n_nodes)
+        np.add.at(need, st.i_pnode[sel],
+                  np.where(st.i_uses_mem[sel], st.i_mem_sz[sel], 0))
+        free = np.maximum(st.unalloc_mem(), 0).astype(float)
+        gfree = np.zeros(int(st.group.max()) + 1)
+        np.add.at(gfree, st.group[nodes], free[nodes])
+        room = gfree[st.group[todo]] - free[todo]
+        tight = need[todo] / np.maximum(room, 1.0)
+        early = np.isin(todo, np.asarray(first, dtype=np.int64))
+        todo = todo[np.lexsort((-tight, ~early))]
+    for k in todo.tolist():
         if not can_evacuate(st, k, nodes, drbd_ok=True):
-            return False
-    return True
+            return k
+    return None
+
+
+def redundant(st: ClusterState, nodes: np.ndarray, first: list[int] | tuple = (),
+              check: np.ndarray | None = None) -> bool:
+    """Ganeti's ``redundant``: every node of ``check`` (default: ``nodes``) can
+    be evacuated within the node list ``nodes`` (``first``: see
+    :func:`unevacuable`)."""
+    return unevacuable(st, nodes, first, check) is None
+
+
+def capacity_nodes(st: ClusterState, nodes: np.ndarray, ignore_groups: frozenset[int]
+                   | set[int] = frozenset(), accept_existing: bool = False) -> np.ndarray:
+    """The nodes of ``nodes`` whose evacuation a capacity check verifies: not
+    in ``ignore_groups``, and online when existing errors are accepted."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    keep = ~np.isin(st.group[nodes], list(ignore_groups))
+    if accept_existing:
+        keep &= ~st.offline[nodes]
+    return nodes[keep]

@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point for ``hail``."""
     if argv is None:
         argv = sys.argv[1:]
+    from gnt.htools.memtune import tune_malloc
+    tune_malloc()
     try:
         return run(argv)
     except errors.GntError as err:

@@ -28,7 +28,7 @@ import numpy as np
 from gnt.htools import metrics, nodeops
 from gnt.htools.errors import HtoolsError
 from gnt.htools.fmt import hs_fixed
-from gnt.htools.globaln1 import drbd_failover_ok, redundant
+from gnt.htools.globaln1 import capacity_nodes, drbd_failover_ok, unevacuable
 from gnt.htools.model import Instance
 from gnt.htools.policy import instance_policy_failure
 from gnt.htools.state import (
@@ -56,6 +56,11 @@ class AllocOptions:
     ignore_soft_errors: bool = False
     capacity: bool = True
     restrict_nodes: list[str] | None = None
+    #: groups whose nodes the capacity check does not verify (hspace
+    #: ``--independent-groups``: the groups not redundant to begin with)
+    capacity_ignore_groups: frozenset[int] = frozenset()
+    #: the capacity check skips offline nodes (hspace ``--accept-existing-errors``)
+    accept_existing: bool = False
 
 
 @dataclass
@@ -113,12 +118,33 @@ def _policy_codes(st: ClusterState, inst: Instance, nodes: np.ndarray) -> np.nda
     return out
 
 
+#: Per placement (primary, secondary), the node whose evacuation failed when it
+#: was last checked: tried first next time (the check is a yes/no question,
+#: so the order only saves time).
+_FAIL_HINTS: dict[tuple[int, int], int] = {}
+
+
+def _redundant(st: ClusterState, nodes: np.ndarray, check: np.ndarray,
+               where: tuple[int, int]) -> bool:
+    hint = _FAIL_HINTS.get(where)
+    bad = unevacuable(st, nodes, () if hint is None else (hint,), check)
+    if bad is None:
+        return True
+    if len(_FAIL_HINTS) > 4096:
+        _FAIL_HINTS.clear()
+    _FAIL_HINTS[where] = bad
+    return False
+
+
 class _Capacity:
     """The global N+1 predicate of one allocation attempt."""
 
     def __init__(self, st: ClusterState, inst: Instance, score_nodes: np.ndarray,
-                 enabled: bool, existing: bool = False, replace: int | None = None) -> None:
+                 enabled: bool, existing: bool = False, replace: int | None = None,
+                 opts: AllocOptions | None = None) -> None:
         self.st, self.inst, self.nodes = st, inst, score_nodes
+        self.check_nodes = score_nodes if opts is None else capacity_nodes(
+            st, score_nodes, opts.capacity_ignore_groups, opts.accept_existing)
         #: the instance's record (and placement) becomes ``inst`` (allocate-secondary)
         self.replace = replace
         self.enabled = enabled
@@ -139,24 +165,28 @@ class _Capacity:
         # instance's own record is replaced)
         self.hopeless = bool(enabled and self.collide is None and replace is None
                              and not existing
-                             and not drbd_failover_ok(st, score_nodes).all())
+                             and not drbd_failover_ok(st, self.check_nodes).all())
 
     def check(self, pnode: int, snode: int) -> ClusterState | None:
         """The state after the allocation if it passes the check, else None."""
         if self.hopeless:
             return None
+        where = (pnode, snode)
         if self.replace is not None:
             new = add_instance(self.st, self.inst, pnode, snode, replace_at=self.replace)
-            return new if not self.enabled or redundant(new, self.nodes) else None
+            return new if not self.enabled or self._ok(new, where) else None
         if self.collide is not None and not self.existing:
             check = add_instance(self.st, self.inst, pnode, snode, replace_at=self.collide)
-            if not redundant(check, self.nodes):
+            if not self._ok(check, where):
                 return None
             return add_instance(self.st, self.inst, pnode, snode)
         new = add_instance(self.st, self.inst, pnode, snode, record=not self.existing)
-        if self.enabled and not redundant(new, self.nodes):
+        if self.enabled and not self._ok(new, where):
             return None
         return new
+
+    def _ok(self, st: ClusterState, where: tuple[int, int]) -> bool:
+        return _redundant(st, self.nodes, self.check_nodes, where)
 
 
 def _choose(scores: list[tuple[float, int, int, int]], cap: _Capacity
@@ -194,14 +224,14 @@ def try_alloc_single(st: ClusterState, inst: Instance, cands: list[int],
     cands_ok: list[tuple[float, int, int, int]] = []
     if ok.any():
         sel = np.flatnonzero(ok)
-        vals = [np.broadcast_to(v, (len(nodes),))[sel] for v in metrics.values_from_rows(new)]
+        vals = metrics.stack(metrics.values_from_rows(new), (len(nodes),))[:, sel]
         score_nodes = np.asarray(score_nodes, dtype=np.int64)
         scores = metrics.scores_replaced(st, score_nodes, [(nodes[sel], vals)],
                                          metrics.map_add_delta(st, score_nodes, excl,
                                                                nodes[sel]))
         cands_ok = [(float(scores[j]), int(k), int(nodes[k]), -1)
                     for j, k in enumerate(sel.tolist())]
-    cap = _Capacity(st, inst, score_nodes, opts.capacity, existing)
+    cap = _Capacity(st, inst, score_nodes, opts.capacity, existing, opts=opts)
     best, state, dropped = _choose(cands_ok, cap)
     sol.failures[FailMode.N1] += dropped
     sol.allocs = len(cands_ok) - dropped
@@ -264,7 +294,7 @@ def try_alloc_pair(st: ClusterState, inst: Instance, pairs: list[tuple[int, list
     mdelta = metrics.map_add_delta(st, score_nodes, excl, prim)[:, None]
     scores = np.broadcast_to(
         stats.updated(old_p, nv_p, mdelta).updated(old_s, nv_s, 0).score(), shape)
-    cap = _Capacity(st, inst, score_nodes, opts.capacity, existing, replace)
+    cap = _Capacity(st, inst, score_nodes, opts.capacity, existing, replace, opts)
     best: tuple[float, int, int, int] | None = None
     best_state = None
     for r in range(len(prim)):

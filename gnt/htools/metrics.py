@@ -19,6 +19,7 @@ Public API::
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -120,10 +121,18 @@ def values_from_rows(r: dict[str, np.ndarray]) -> list[np.ndarray]:
     return [fn(r) for _, fn in COMP_FUNCS]
 
 
+def stack(vals: list, shape: tuple[int, ...]) -> np.ndarray:
+    """The arrays ``vals`` broadcast to ``shape`` and stacked: a new float array
+    of shape ``(len(vals),) + shape``."""
+    out = np.empty((len(vals),) + tuple(shape))
+    for k, v in enumerate(vals):
+        out[k] = v
+    return out
+
+
 def node_values(state: ClusterState, nodes: np.ndarray) -> np.ndarray:
     """Component values for the given node indices, shape (K, len(nodes))."""
-    rows = state.rows(nodes)
-    return np.vstack([np.broadcast_to(v, (len(nodes),)) for v in values_from_rows(rows)])
+    return stack(values_from_rows(state.rows(nodes)), (len(nodes),))
 
 
 def _seq_sum(xs: list[float]) -> float:
@@ -146,27 +155,46 @@ def _std(xs: list[float]) -> float:
 
 
 def component_values(state: ClusterState, nodes: np.ndarray) -> list[float]:
-    """The K statistics for the node set, summed in Ganeti's order."""
+    """The K statistics for the node set, summed in Ganeti's order; none at all
+    (so a score of 0) when no node of the set is online, as in Ganeti."""
     nodes = np.asarray(nodes, dtype=np.int64)
     vals = node_values(state, nodes)
     off = state.offline[nodes]
     on_idx = np.flatnonzero(~off)
-    off_idx = np.flatnonzero(off)
-    out: list[float] = []
-    for k, (_, _, kind, online) in enumerate(COMPONENTS):
-        sel = on_idx if online else off_idx
-        xs = vals[k, sel].tolist()
-        if kind == STD:
-            out.append(_std(xs))
-        elif kind == SUM:
-            out.append(_seq_sum(xs))
-        else:
-            out.append(float(state.loc_excl_value(nodes[on_idx])))
+    if not len(on_idx):
+        return []
+    comps = components_exact(vals[:, on_idx], vals[:, np.flatnonzero(off)],
+                             float(state.loc_excl_value(nodes[on_idx])))
+    return comps.tolist()
+
+
+def components_exact(on: np.ndarray, off: np.ndarray, map_val: np.ndarray | float
+                     ) -> np.ndarray:
+    """The K statistics from per-node values, in Ganeti's float order.
+
+    ``on`` (K, ..., n_on) are the values of the online nodes and ``off``
+    (K, ..., n_off) those of the offline ones, in node order; the middle
+    axes (e.g. candidates) are vectorised over.  ``map_val`` is the
+    location-exclusion statistic (broadcast).  Returns (K, ...) floats:
+    population standard deviations (NaN without online nodes) and
+    left-to-right sums, exactly as Ganeti's ``Statistics`` compute them.
+    """
+    out = np.empty(on.shape[:-1])
+    out[STD_IDX] = _std_cols(on[STD_IDX])
+    out[SUM_IDX] = _seq_sum_cols(on[SUM_IDX])
+    out[OFF_IDX] = _seq_sum_cols(off[OFF_IDX])
+    out[LOC_EXCL] = map_val
     return out
 
 
 def score_from_components(comps: list[float]) -> float:
     return _seq_sum([c * w for c, w in zip(comps, WEIGHTS.tolist())])
+
+
+def scores_from_components(comps: np.ndarray) -> np.ndarray:
+    """``score_from_components`` vectorised: comps (K, ...) -> scores (...)."""
+    return _seq_sum_cols(np.moveaxis(comps * WEIGHTS.reshape((-1,) + (1,) * (comps.ndim - 1)),
+                                     0, -1))
 
 
 def score(state: ClusterState, nodes: np.ndarray) -> float:
@@ -198,23 +226,21 @@ def stats_table(comps: list[float], prefix: str) -> str:
 # -- exact scores of candidate placements (Ganeti's float order) -------------
 
 def _seq_sum_cols(x: np.ndarray) -> np.ndarray:
-    """Left-to-right sum over the last axis, vectorised over the others."""
-    total = np.zeros(x.shape[:-1])
-    for j in range(x.shape[-1]):
-        total = total + x[..., j]
-    return total
+    """Left-to-right sum over the last axis, vectorised over the others
+    (``cumsum`` adds sequentially, unlike ``sum``'s pairwise summation)."""
+    if not x.shape[-1]:
+        return np.zeros(x.shape[:-1])
+    return np.cumsum(x, axis=-1)[..., -1]
 
 
 def _std_cols(x: np.ndarray) -> np.ndarray:
     """Population standard deviation over the last axis, Ganeti's summation order."""
     n = float(x.shape[-1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = _seq_sum_cols(x) / n
-        nvar = np.zeros(x.shape[:-1])
-        for j in range(x.shape[-1]):
-            d = x[..., j] - mean
-            nvar = nvar + d * d
-        return np.sqrt(nvar / n)
+    if not n:
+        return np.full(x.shape[:-1], np.nan)
+    mean = _seq_sum_cols(x) / n
+    d = x - mean[..., None]
+    return np.sqrt(_seq_sum_cols(d * d) / n)
 
 
 def map_add_delta(st: ClusterState, nodes: np.ndarray, excl: np.ndarray,
@@ -228,10 +254,10 @@ def map_add_delta(st: ClusterState, nodes: np.ndarray, excl: np.ndarray,
     return st.n_loc[targets].astype(np.int64) @ (present @ excl.astype(np.int64))
 
 
-Change = tuple[np.ndarray, list[np.ndarray]]
+Change = tuple[np.ndarray, "np.ndarray | Sequence[np.ndarray]"]
 
 
-def scores_replaced(st: ClusterState, nodes: np.ndarray, changes: list[Change],
+def scores_replaced(st: ClusterState, nodes: np.ndarray, changes: Sequence[Change],
                     map_delta: np.ndarray) -> np.ndarray:
     """Exact scores (Ganeti's ``compCV``) of the node set ``nodes`` for C candidates.
 
@@ -242,37 +268,41 @@ def scores_replaced(st: ClusterState, nodes: np.ndarray, changes: list[Change],
     C scores, summed in Ganeti's order.
     """
     nodes = np.asarray(nodes, dtype=np.int64)
-    vals = node_values(st, nodes)
     off = st.offline[nodes]
-    on_idx = np.flatnonzero(~off)
-    off_idx = np.flatnonzero(off)
     ncand = len(np.asarray(map_delta).reshape(-1)) if not changes else len(changes[0][0])
     pos_of = np.full(st.n_nodes, -1, dtype=np.int64)
     pos_of[nodes] = np.arange(len(nodes))
+    placed = [(pos_of[np.asarray(idx, dtype=np.int64)],
+               stack(list(cvals), (ncand,)))
+              for idx, cvals in changes]
+    base_map = float(st.loc_excl_value(nodes[~off]))
+    return scores_with_changes(node_values(st, nodes), off, placed,
+                               base_map + np.broadcast_to(np.asarray(map_delta, dtype=float),
+                                                          (ncand,)))
+
+
+def scores_with_changes(vals: np.ndarray, off: np.ndarray,
+                        placed: list[tuple[np.ndarray, np.ndarray]],
+                        map_vals: np.ndarray) -> np.ndarray:
+    """Exact scores of C candidates that change some nodes' values.
+
+    ``vals`` (K, N) are the current values of the N nodes of the set (in
+    order), ``off`` (N,) their offline flags; each entry of ``placed`` is
+    ``(positions (C,), values (K, C))``: candidate ``c`` gives the node at
+    position ``positions[c]`` (-1: outside the set, ignored) the values
+    ``values[:, c]``, later entries winning.  ``map_vals`` (C,) is each
+    candidate's location-exclusion statistic.  Returns the C scores.
+    """
+    ncand = len(map_vals)
+    if off.all():       # no statistics without an online node: score 0
+        return np.zeros(ncand)
+    x = np.repeat(vals[:, None, :], ncand, axis=1)           # (K, C, N)
     rows = np.arange(ncand)
-    placed = []
-    for idx, cvals in changes:
-        pos = pos_of[np.asarray(idx, dtype=np.int64)]
+    for pos, cvals in placed:
         keep = pos >= 0
-        placed.append((rows[keep], pos[keep], keep, cvals))
-    base_map = float(st.loc_excl_value(nodes[on_idx]))
-    total = np.zeros(ncand)
-    for k, (_, w, kind, online) in enumerate(COMPONENTS):
-        if kind == MAP:
-            total = total + (base_map + np.broadcast_to(
-                np.asarray(map_delta, dtype=float), (ncand,))) * w
-            continue
-        x = np.tile(vals[k], (ncand, 1))
-        for r, pos, keep, cvals in placed:
-            x[r, pos] = np.broadcast_to(cvals[k], (ncand,))[keep]
-        if not online:
-            val = _seq_sum_cols(x[:, off_idx])
-        elif kind == STD:
-            val = _std_cols(x[:, on_idx])
-        else:
-            val = _seq_sum_cols(x[:, on_idx])
-        total = total + val * w
-    return total
+        x[:, rows[keep], pos[keep]] = cvals[:, keep]
+    comps = components_exact(x[:, :, ~off], x[:, :, off], map_vals)
+    return scores_from_components(comps)
 
 
 class Statistics:

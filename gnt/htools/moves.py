@@ -122,8 +122,8 @@ def _conf(st: ClusterState, excl: np.ndarray, nodes: np.ndarray, thresh: int) ->
 
 
 def _loc_common(st: ClusterState, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if not st.loc_common.size:
-        return np.zeros(np.broadcast_shapes(a.shape, b.shape), dtype=np.int64)
+    if not st.n_loc.shape[1]:    # no location tags
+        return np.zeros((1,) * max(np.ndim(a), np.ndim(b)), dtype=np.int64)
     return st.loc_common[a, b]
 
 
@@ -172,21 +172,31 @@ def transition(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
     """New rows for roles P, S, T; returns (roles, failed, loc_excl_delta).
 
     ``roles`` maps role name to (node index array, new row, old row); arrays are
-    shaped (B, 1) or (B, T).  ``online`` is the mask of online nodes in
-    the group (for the location-exclusion statistic).  ``memo``: a dict shared
+    shaped (B, 1) or (B, T) (or broadcast to those).  ``targets`` is (T,)
+    (every instance against every target) or (B, 1) (one target per
+    instance, "paired").  ``online`` is the mask of online nodes in the
+    group (for the location-exclusion statistic).  ``memo``: a dict shared
     by the calls for several kinds of the same batch and targets (unchanged
-    state), to compute their common parts once.
+    state), to compute their common parts once.  ``failed`` is a bool mask
+    (B, T) (B, 1 for a failover), ``loc_excl_delta`` an int array
+    broadcastable to it.
     """
-    roles, codes, lxd = transition_codes(st, b, kind, targets, opts, online, memo)
-    return roles, codes > 0, lxd
+    return transition_codes(st, b, kind, targets, opts, online, memo, codes=False)
 
 
 def _first(*codes: np.ndarray) -> np.ndarray:
     """Elementwise first non-zero code (Ganeti's check order), 0 if none."""
-    shape = np.broadcast_shapes(*(np.shape(c) for c in codes))
-    out = np.zeros(shape, dtype=np.int8)
+    out = np.zeros(np.broadcast(*codes).shape, dtype=np.int8)
     for c in reversed(codes):
         out = np.where(np.asarray(c) > 0, np.asarray(c, dtype=np.int8), out)
+    return out
+
+
+def _any(*masks: np.ndarray) -> np.ndarray:
+    """Elementwise "any failed" of failure masks (bool) or codes."""
+    out: Any = False
+    for m in masks:
+        out = out | (m if m.dtype == bool else m > 0)
     return out
 
 
@@ -199,19 +209,31 @@ def _memo(memo: dict | None, key: str, fn: Callable[[], Any]) -> Any:
 
 
 def transition_codes(st: ClusterState, b: Batch, kind: MoveKind, targets: np.ndarray,
-                     opts: MoveOptions, online: np.ndarray, memo: dict | None = None):
+                     opts: MoveOptions, online: np.ndarray, memo: dict | None = None,
+                     codes: bool = True):
     """Like :func:`transition`, with failure codes (index into ``nodeops.FAIL_MODES``
-    plus one, 0 when the move is possible) in the order Ganeti checks them."""
+    plus one, 0 when the move is possible) in the order Ganeti checks them;
+    with ``codes`` false, the failure mask instead (cheaper)."""
     nb = len(b.idx)
-    tt = targets[None, :] if kind != MoveKind.FAILOVER else np.zeros((1, 1), np.int64)
+    # (the node arrays are shared by the kinds: equal roles are the same objects)
+    if kind == MoveKind.FAILOVER:
+        tt = np.zeros((1, 1), np.int64)
+    elif targets.ndim == 2:     # paired: one target per instance, shape (B, 1)
+        tt = targets
+    else:
+        tt = _memo(memo, "tt", lambda: targets[None, :])
     nt = tt.shape[1]
-    p, s = b.p[:, None], b.s[:, None]
+    p, s = _memo(memo, "ps", lambda: (b.p[:, None], b.s[:, None]))
     a = b.attrs
     force = opts.ignore_soft_errors
     off_p = st.offline[b.p][:, None]
     off_s = st.offline[np.where(b.s >= 0, b.s, 0)][:, None]
     strict_p = ~(off_p | force)
     strict_s = ~(off_s | force)
+    first = _first if codes else _any
+    #: without location tags every location term is zero, so rows that differ
+    #: only in them are equal and computed once
+    no_loc = not st.n_loc.shape[1]
     rp = _memo(memo, "rp", lambda: _rows(st, p, (nb, 1)))
     dsrd_p = _memo(memo, "dsrd_p", lambda: _dsrd(st, b.idx, p))
     loc_old = _memo(memo, "loc_old", lambda: st.i_loc[b.idx][:, None] + dsrd_p)
@@ -220,7 +242,7 @@ def transition_codes(st: ClusterState, b: Batch, kind: MoveKind, targets: np.nda
     int_p = _memo(memo, "int_p", lambda: nodeops.remove_pri(rp, a, rem_conf_p, loc_old))
     conf_t = lambda: _memo(memo, "conf_t", lambda: _conf(st, b.excl, tt, 1))
     dsrd_t = lambda: _memo(memo, "dsrd_t", lambda: _dsrd(st, b.idx, tt))
-    fail = np.zeros((nb, nt), dtype=np.int8)
+    fail = np.zeros((nb, nt), dtype=np.int8) if codes else np.zeros((nb, nt), dtype=bool)
     roles: dict[str, tuple[Any, dict, dict]] = {}
     mig = st.mig_ok
 
@@ -228,19 +250,21 @@ def transition_codes(st: ClusterState, b: Batch, kind: MoveKind, targets: np.nda
 
     def migr(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         if mig is None:
-            return np.zeros((1, 1), np.int8)
+            return np.zeros((1, 1), np.int8 if codes else bool)
+        if not codes:
+            return ~mig[src, dst]
         return np.where(mig[src, dst], np.int8(0), mig_code)
 
     new_p, _ = new_nodes(kind, p, s, tt)
-    lxd = np.zeros((nb, nt), dtype=np.int64)
-    if kind != MoveKind.REPLACE_SECONDARY:
+    lxd = np.zeros((1, 1), dtype=np.int64)
+    if kind != MoveKind.REPLACE_SECONDARY and st.lx.size:
         lxd = loc_excl_delta(st, b, new_p, online, (nb, nt))
     if kind == MoveKind.FAILOVER_TO_ANY:
-        rt = _memo(memo, "rt", lambda: _rows(st, tt, (1, nt)))
+        rt = _memo(memo, "rt", lambda: _rows(st, tt, tt.shape))
         loc_new = st.i_loc[b.idx][:, None] + dsrd_t()
-        new_t, f_t = nodeops.add_pri(rt, a, strict_p, conf_t(), loc_new)
+        new_t, f_t = nodeops.add_pri(rt, a, strict_p, conf_t(), loc_new, codes=codes)
         roles = {"P": (p, int_p, rp), "T": (tt, new_t, rt)}
-        return roles, _first(fail, migr(p, tt), f_t), lxd
+        return roles, first(fail, migr(p, tt), f_t), lxd
     # internally mirrored (DRBD)
     rs = _memo(memo, "rs", lambda: _rows(st, s, (nb, 1)))
 
@@ -252,43 +276,64 @@ def transition_codes(st: ClusterState, b: Batch, kind: MoveKind, targets: np.nda
     int_s = _memo(memo, "int_s", _int_s)
     conf_s = _memo(memo, "conf_s", lambda: _conf(st, b.excl, s, 1))
     dsrd_s = _memo(memo, "dsrd_s", lambda: _dsrd(st, b.idx, s))
+
+    def s_pri() -> tuple[nodeops.Row, np.ndarray, np.ndarray]:
+        """The secondary becomes primary (failover; first step of replace-primary)."""
+        loc = st.i_loc[b.idx][:, None] + dsrd_s
+        row, f = nodeops.add_pri(int_s, a, strict_p, conf_s, loc, codes=codes)
+        return row, f, loc
+    p_sec_base = lambda: _memo(memo, "p_sec_base", lambda: nodeops.add_sec_base(int_p, a))
     if kind == MoveKind.FAILOVER:
-        loc_new = st.i_loc[b.idx][:, None] + dsrd_s
-        new_pp, f1 = nodeops.add_pri(int_s, a, strict_p, conf_s, loc_new)
+        new_pp, f1, _ = _memo(memo, "s_pri", s_pri)
         new_ss, f2 = nodeops.add_sec(int_p, a, strict_p,
                                      st.peers[b.p, np.where(b.s >= 0, b.s, 0)][:, None],
-                                     ignore_disks=off_p)
+                                     ignore_disks=off_p, codes=codes, base=p_sec_base())
         roles = {"P": (p, new_ss, rp), "S": (s, new_pp, rs)}
-        return roles, _first(fail, migr(p, s), f1, f2), lxd
-    rt = _memo(memo, "rt", lambda: _rows(st, tt, (1, nt)))
+        return roles, first(fail, migr(p, s), f1, f2), lxd
+    rt = _memo(memo, "rt", lambda: _rows(st, tt, tt.shape))
+    t_sec_base = lambda: _memo(memo, "t_sec_base", lambda: nodeops.add_sec_base(rt, a))
+
+    def t_pri(strict: Any, other: np.ndarray) -> tuple[nodeops.Row, np.ndarray]:
+        """The target becomes primary, ``other`` its secondary."""
+        loc_new = _loc_common(st, tt, other) + dsrd_t()
+        return nodeops.add_pri(rt, a, strict, conf_t(), loc_new, codes=codes)
     if kind == MoveKind.REPLACE_SECONDARY:
         loc_new = _loc_common(st, p, tt) + dsrd_p
-        new_pp, f1 = nodeops.add_pri(int_p, a, False, rem_conf_p, loc_new)
+        new_pp, f1 = nodeops.add_pri(int_p, a, False, rem_conf_p, loc_new, codes=codes)
         peer = st.peers[tt, p]                                     # (B, T)
-        new_t, f2 = nodeops.add_sec(rt, a, strict_s, peer)
+        new_t, f2 = nodeops.add_sec(rt, a, strict_s, peer, codes=codes, base=t_sec_base())
         roles = {"P": (p, new_pp, rp), "S": (s, int_s, rs), "T": (tt, new_t, rt)}
-        return roles, _first(fail, f2, f1), lxd
+        return roles, first(fail, f2, f1), lxd
+    # replace-and-failover and replace-primary make the target primary with
+    # the same row when neither strictness nor locations tell them apart
+    share_t = no_loc and (force or not off_p.any())
     if kind == MoveKind.REPLACE_AND_FAILOVER:
-        loc_new = _loc_common(st, tt, p) + dsrd_t()
-        new_t, f1 = nodeops.add_pri(rt, a, not force, conf_t(), loc_new)
-        new_pp, f2 = nodeops.add_sec(int_p, a, strict_s, st.peers[p, tt])
+        new_t, f1 = _memo(memo if share_t else None, "t_pri", lambda: t_pri(not force, p))
+        new_pp, f2 = nodeops.add_sec(int_p, a, strict_s, st.peers[p, tt], codes=codes,
+                                     base=p_sec_base())
         roles = {"P": (p, new_pp, rp), "S": (s, int_s, rs), "T": (tt, new_t, rt)}
-        return roles, _first(fail, migr(p, tt), f1, f2), lxd
+        return roles, first(fail, migr(p, tt), f1, f2), lxd
     if kind == MoveKind.REPLACE_PRIMARY:
-        loc_tmp = st.i_loc[b.idx][:, None] + dsrd_s
-        tmp_s, f1 = nodeops.add_pri(int_s, a, strict_p, conf_s, loc_tmp)
-        tmp_s2 = nodeops.remove_pri(tmp_s, a, conf_s, loc_tmp)
-        loc_new = _loc_common(st, tt, s) + dsrd_t()
-        new_t, f2 = nodeops.add_pri(rt, a, strict_p, conf_t(), loc_new)
-        new_ss, f3 = nodeops.add_sec(tmp_s2, a, strict_p, st.peers[s, tt])
+        tmp_s, f1, loc_tmp = _memo(memo, "s_pri", s_pri)
+        tmp_s2 = _memo(memo, "s_pri_rm",
+                       lambda: nodeops.remove_pri(tmp_s, a, conf_s, loc_tmp))
+        if share_t:
+            new_t, f2 = _memo(memo, "t_pri", lambda: t_pri(not force, p))
+        else:
+            new_t, f2 = t_pri(strict_p, s)
+        new_ss, f3 = nodeops.add_sec(tmp_s2, a, strict_p, st.peers[s, tt], codes=codes)
         roles = {"P": (p, int_p, rp), "S": (s, new_ss, rs), "T": (tt, new_t, rt)}
-        return roles, _first(fail, migr(p, s), migr(s, tt), f1, f2, f3), lxd
+        return roles, first(fail, migr(p, s), migr(s, tt), f1, f2, f3), lxd
     # FAILOVER_AND_REPLACE
-    loc_new = _loc_common(st, s, tt) + dsrd_s
-    new_pp, f1 = nodeops.add_pri(int_s, a, strict_p, conf_s, loc_new)
-    new_t, f2 = nodeops.add_sec(rt, a, strict_p, st.peers[tt, s])
+    if no_loc:
+        new_pp, f1, _ = _memo(memo, "s_pri", s_pri)
+    else:
+        loc_new = _loc_common(st, s, tt) + dsrd_s
+        new_pp, f1 = nodeops.add_pri(int_s, a, strict_p, conf_s, loc_new, codes=codes)
+    new_t, f2 = nodeops.add_sec(rt, a, strict_p, st.peers[tt, s], codes=codes,
+                                base=t_sec_base())
     roles = {"P": (p, int_p, rp), "S": (s, new_pp, rs), "T": (tt, new_t, rt)}
-    return roles, _first(fail, migr(p, s), f1, f2), lxd
+    return roles, first(fail, migr(p, s), f1, f2), lxd
 
 
 def apply_move(st: ClusterState, inst: int, move: Move, opts: MoveOptions,

@@ -39,11 +39,24 @@ _CODE = {m: k + 1 for k, m in enumerate(FAIL_MODES)}
 
 def _first_fail(checks: list[tuple[np.ndarray, FailMode]]) -> np.ndarray:
     """Code of the first true condition (Ganeti checks in this order), 0 if none."""
-    out = np.zeros(np.broadcast_shapes(*(np.shape(c) for c, _ in checks)), dtype=np.int8)
+    out = np.zeros(np.broadcast(*(c for c, _ in checks)).shape, dtype=np.int8)
     for cond, mode in reversed(checks):
         if cond.any() if isinstance(cond, np.ndarray) else cond:
             out = np.where(cond, np.int8(_CODE[mode]), out)
     return out
+
+
+def _any_fail(checks: list[tuple[np.ndarray, FailMode]]) -> np.ndarray:
+    """Whether any condition holds (the failure mask, without the codes)."""
+    out: Any = False
+    for cond, _ in checks:
+        out = out | cond
+    return np.asarray(out)
+
+
+def _any(x: Any) -> bool:
+    """``np.any`` without its dispatch overhead (hot path)."""
+    return bool(x.any()) if isinstance(x, np.ndarray) else bool(np.any(x))
 
 
 def unalloc(r: Row, i_mem: np.ndarray) -> np.ndarray:
@@ -52,6 +65,8 @@ def unalloc(r: Row, i_mem: np.ndarray) -> np.ndarray:
 
 def _new_free_sp(r: Row, spn: np.ndarray, add: bool, f_sp: np.ndarray) -> np.ndarray:
     """``calcNewFreeSpindles``: 0 on non-exclusive nodes; -1 if spindles unknown."""
+    if not _any(r["excl"]):
+        return np.zeros(np.shape(f_sp), dtype=np.result_type(f_sp, spn))
     if add:
         val = np.where(spn < 0, -1, f_sp - spn)
     else:
@@ -62,6 +77,8 @@ def _new_free_sp(r: Row, spn: np.ndarray, add: bool, f_sp: np.ndarray) -> np.nda
 def _new_inst_sp(r: Row, inst: Row, add: bool, cur: np.ndarray) -> np.ndarray:
     delta = np.where(inst["local"], inst["su"], 0)
     val = cur + delta if add else cur - delta
+    if not _any(r["excl"]):
+        return val * 1.0
     return np.where(r["excl"], 0.0, val)
 
 
@@ -77,7 +94,7 @@ _REAL_SEC = ("f_dsk", "f_sp", "inst_sp", "r_mem", "fail_n1", "ld_d", "n_sec")
 
 def _forth(inst: Row) -> np.ndarray | None:
     f = inst.get("forth")
-    if f is None or not np.any(f):
+    if f is None or not _any(f):
         return None
     return np.asarray(f)
 
@@ -90,12 +107,16 @@ def _keep_real(o: Row, r: Row, inst: Row, fields: tuple[str, ...]) -> Row:
     return o
 
 
-def _codes(inst: Row, real: list, forth_only: list) -> np.ndarray:
-    codes = _first_fail(real)
+def _codes(inst: Row, real: list, forth_only: list, codes: bool = True) -> np.ndarray:
+    """Failure codes (or with ``codes`` false only the failure mask) of the
+    checks ``real``; forthcoming instances get those of ``forth_only``."""
+    first = _first_fail if codes else _any_fail
+    out = first(real)
     forth = _forth(inst)
     if forth is None:
-        return codes
-    return np.where(forth, _first_fail(forth_only), codes).astype(np.int8)
+        return out
+    out = np.where(forth, first(forth_only), out)
+    return out.astype(np.int8) if codes else out
 
 
 def remove_pri(r: Row, inst: Row, conf_delta: Any, loc_delta: Any) -> Row:
@@ -126,9 +147,10 @@ def remove_pri(r: Row, inst: Row, conf_delta: Any, loc_delta: Any) -> Row:
 
 
 def add_pri(r: Row, inst: Row, strict: np.ndarray | bool, conf_add: Any,
-            loc_add: Any) -> tuple[Row, np.ndarray]:
+            loc_add: Any, codes: bool = True) -> tuple[Row, np.ndarray]:
     """Add a primary (``addPriEx (not strict)``); ``conf_add`` counts the
-    instance's exclusion tags already present on the node."""
+    instance's exclusion tags already present on the node.  With ``codes``
+    false the second result is only the failure mask (bool)."""
     o = _copy(r)
     local, online = inst["local"], inst["online"]
     o["i_mem"] = r["i_mem"] + np.where(inst["uses_mem"], inst["mem"], 0)
@@ -163,7 +185,7 @@ def add_pri(r: Row, inst: Row, strict: np.ndarray | bool, conf_add: Any,
         (strict & local & (o["inst_sp_forth"] > r["hi_sp"]), FailMode.DISK),
         (strict & cpu_bad_f, FailMode.CPU),
     ]
-    codes = _codes(inst, [
+    fails = _codes(inst, [
         (new_free <= 0, FailMode.MEM),
         (local & (o["f_dsk"] <= 0), FailMode.DISK),
         (strict & local & (o["f_dsk"] < lo_dsk), FailMode.DISK),
@@ -174,8 +196,8 @@ def add_pri(r: Row, inst: Row, strict: np.ndarray | bool, conf_add: Any,
         (strict & (conf_add > 0), FailMode.TAGS),
         # the limits including forthcoming instances, checked last
         *forth_checks,
-    ], forth_checks)
-    return _keep_real(o, r, inst, _REAL_PRI), codes
+    ], forth_checks, codes)
+    return _keep_real(o, r, inst, _REAL_PRI), fails
 
 
 def remove_sec(r: Row, inst: Row, new_rmem: Any) -> Row:
@@ -195,24 +217,35 @@ def remove_sec(r: Row, inst: Row, new_rmem: Any) -> Row:
     return _keep_real(o, r, inst, _REAL_SEC)
 
 
-def add_sec(r: Row, inst: Row, strict: np.ndarray | bool, peer_mem: Any,
-            ignore_disks: np.ndarray | bool = False) -> tuple[Row, np.ndarray]:
-    """Add a secondary; ``peer_mem`` is the node's current peer entry for the
-    instance's (new) primary."""
+def add_sec_base(r: Row, inst: Row) -> Row:
+    """The part of :func:`add_sec` that does not depend on the peer memory or
+    strictness (new disk, spindle, load and count fields); pass it to
+    :func:`add_sec` as ``base`` to share it between several adds of the
+    same instances to the same nodes."""
     o = _copy(r)
-    sec_mem = np.where(inst["uses_sec_mem"], inst["mem"], 0)
-    new_peem = peer_mem + sec_mem
-    old_mem = unalloc(r, r["i_mem"])
     o["f_dsk"] = r["f_dsk"] - inst["dsk"]
     o["f_sp"] = _new_free_sp(r, inst["spn"], True, r["f_sp"])
     o["inst_sp"] = _new_inst_sp(r, inst, True, r["inst_sp"])
-    o["r_mem"] = np.maximum(r["r_mem"], new_peem)
-    o["fail_n1"] = old_mem <= o["r_mem"]
     o["ld_d"] = r["ld_d"] + inst["util"][2]
     o["n_sec"] = r["n_sec"] + 1
     o["f_dsk_forth"] = r["f_dsk_forth"] - inst["dsk"]
     o["f_sp_forth"] = _new_free_sp(r, inst["spn"], True, r["f_sp_forth"])
     o["inst_sp_forth"] = _new_inst_sp(r, inst, True, r["inst_sp_forth"])
+    return o
+
+
+def add_sec(r: Row, inst: Row, strict: np.ndarray | bool, peer_mem: Any,
+            ignore_disks: np.ndarray | bool = False, codes: bool = True,
+            base: Row | None = None) -> tuple[Row, np.ndarray]:
+    """Add a secondary; ``peer_mem`` is the node's current peer entry for the
+    instance's (new) primary.  ``base``: :func:`add_sec_base` of the same
+    ``r`` and ``inst``; ``codes``: as in :func:`add_pri`."""
+    o = _copy(add_sec_base(r, inst) if base is None else base)
+    sec_mem = np.where(inst["uses_sec_mem"], inst["mem"], 0)
+    new_peem = peer_mem + sec_mem
+    old_mem = unalloc(r, r["i_mem"])
+    o["r_mem"] = np.maximum(r["r_mem"], new_peem)
+    o["fail_n1"] = old_mem <= o["r_mem"]
     lo_dsk = r["lo_dsk"]
     forth_checks = [
         (strict & (o["f_dsk_forth"] <= 0), FailMode.DISK),
@@ -221,7 +254,7 @@ def add_sec(r: Row, inst: Row, strict: np.ndarray | bool, peer_mem: Any,
         (strict & (o["inst_sp_forth"] > r["hi_sp"]), FailMode.DISK),
         (strict & (sec_mem >= r["f_mem_forth"]), FailMode.MEM),
     ]
-    codes = _codes(inst, [
+    fails = _codes(inst, [
         (~inst["has_sec"], FailMode.DISK),
         (~np.asarray(ignore_disks) & (o["f_dsk"] <= 0), FailMode.DISK),
         (strict & (o["f_dsk"] < lo_dsk), FailMode.DISK),
@@ -231,5 +264,5 @@ def add_sec(r: Row, inst: Row, strict: np.ndarray | bool, peer_mem: Any,
         (strict & o["fail_n1"] & ~r["fail_n1"], FailMode.MEM),
         # the limits including forthcoming instances, checked last
         *forth_checks,
-    ], [(strict & ~inst["has_sec"], FailMode.DISK), *forth_checks])
-    return _keep_real(o, r, inst, _REAL_SEC), codes
+    ], [(strict & ~inst["has_sec"], FailMode.DISK), *forth_checks], codes)
+    return _keep_real(o, r, inst, _REAL_SEC), fails

@@ -28,7 +28,7 @@ import numpy as np
 from gnt.htools import metrics
 from gnt.htools.metrics import COMP_FUNCS, COMPONENTS, MAP, STD, SUM
 from gnt.htools.moves import DRBD_KINDS, Batch, MoveOptions, allowed_kinds, transition
-from gnt.htools.state import ClusterState
+from gnt.htools.state import DYN_FIELDS, ClusterState
 from gnt.htools.types import Move, MoveKind
 
 _STD_K = [k for k, c in enumerate(COMPONENTS) if c[2] == STD]
@@ -36,6 +36,8 @@ _SUM_ON_K = [k for k, c in enumerate(COMPONENTS) if c[2] == SUM and c[3]]
 _SUM_OFF_K = [k for k, c in enumerate(COMPONENTS) if c[2] == SUM and not c[3]]
 _MAP_K = [k for k, c in enumerate(COMPONENTS) if c[2] == MAP]
 _STD_SET, _SUM_OFF_SET = set(_STD_K), set(_SUM_OFF_K)
+_STD_KA, _SUM_ON_KA, _SUM_OFF_KA = (np.array(x, dtype=np.int64)
+                                    for x in (_STD_K, _SUM_ON_K, _SUM_OFF_K))
 _PTAGS, _LOC = metrics.IDX["pri_tags_score"], metrics.IDX["location_score"]
 _LD_C, _LD_M, _LD_N, _DSK, _DSK_F, _CPU, _CPU_F, _SP, _SP_F, _RMEM, _RTOTAL = (
     metrics.IDX[n] for n in (
@@ -51,6 +53,14 @@ EXACT_NODES = 120
 TIE_TOL = 1e-9
 _SLOT_KINDS = [MoveKind.REPLACE_SECONDARY, MoveKind.REPLACE_AND_FAILOVER,
                MoveKind.REPLACE_PRIMARY, MoveKind.FAILOVER_AND_REPLACE]
+
+
+_DYN = frozenset(DYN_FIELDS)
+
+
+def _values(st: ClusterState, idx: np.ndarray) -> np.ndarray:
+    """(K, len(idx)) component values of the given nodes."""
+    return metrics.stack(metrics.values_from_rows(st.rows(idx)), (len(idx),))
 
 
 @dataclass
@@ -90,47 +100,47 @@ class Scorer:
         self.online = self.in_group & ~st.offline
         self.offline_g = self.in_group & st.offline
         if changed is None:
-            allv = metrics.values_from_rows(st.rows(np.arange(st.n_nodes)))
-            self.vals = [np.array(np.broadcast_to(v, (st.n_nodes,)), dtype=float)
-                         for v in allv]
+            #: (K, N) every node's component values
+            self.vals = _values(st, np.arange(st.n_nodes))
+            self.pos_of = np.full(st.n_nodes, -1, dtype=np.int64)
+            self.pos_of[self.nodes] = np.arange(len(self.nodes))
         else:
             idx = np.asarray(changed, dtype=np.int64)
-            for k, v in enumerate(metrics.values_from_rows(st.rows(idx))):
-                self.vals[k][idx] = v
+            self.vals[:, idx] = _values(st, idx)
         on = np.flatnonzero(self.online)
-        self.n_on = float(len(on))
-        self.agg_s = np.zeros(len(COMPONENTS))
-        self.agg_var = np.zeros(len(COMPONENTS))
-        self.totals = np.zeros(len(COMPONENTS))
-        comps = [0.0] * len(COMPONENTS)
-        for k in _STD_K:
-            x = self.vals[k][on]
-            s = x.sum()
-            self.agg_s[k] = s
-            self.agg_var[k] = ((x - s / self.n_on) ** 2).sum() / self.n_on if len(on) else 0
-            comps[k] = float(np.sqrt(self.agg_var[k])) if len(on) else float("nan")
-        for k in _SUM_ON_K:
-            self.totals[k] = comps[k] = float(self.vals[k][on].sum())
-        for k in _SUM_OFF_K:
-            self.totals[k] = comps[k] = float(self.vals[k][self.offline_g].sum())
-        for k in _MAP_K:
-            self.totals[k] = comps[k] = st.loc_excl_value(on)
+        n = len(on)
+        self.n_on = float(n)
+        K = len(COMPONENTS)
+        self.agg_s = np.zeros(K)
+        self.agg_var = np.zeros(K)
+        self.totals = np.zeros(K)
+        comps_a = np.zeros(K)
+        if n:
+            x = self.vals[np.ix_(_STD_KA, on)]
+            s = x.sum(axis=1)
+            self.agg_s[_STD_K] = s
+            self.agg_var[_STD_K] = ((x - (s / self.n_on)[:, None]) ** 2).sum(axis=1) / self.n_on
+            comps_a[_STD_K] = np.sqrt(self.agg_var[_STD_K])
+        else:
+            comps_a[_STD_K] = np.nan
+        self.totals[_SUM_ON_K] = self.vals[np.ix_(_SUM_ON_KA, on)].sum(axis=1)
+        self.totals[_SUM_OFF_K] = self.vals[np.ix_(_SUM_OFF_KA,
+                                                   np.flatnonzero(self.offline_g))].sum(axis=1)
+        self.totals[_MAP_K] = st.loc_excl_value(on)
+        comps_a[_SUM_ON_K + _SUM_OFF_K + _MAP_K] = self.totals[_SUM_ON_K + _SUM_OFF_K + _MAP_K]
         if len(self.nodes) <= EXACT_NODES:
-            comps = metrics.component_values(st, self.nodes)
+            gv = self.vals[:, self.nodes]
+            off = st.offline[self.nodes]
+            comps_a = metrics.components_exact(gv[:, ~off], gv[:, off], self.totals[_MAP_K[0]])
+        comps = comps_a.tolist() if n else []   # no online node: no statistics
         self.comps = comps
         self.score = metrics.score_from_components(comps)
-        # each component's value for candidates that leave it unchanged (the
-        # formula of scores_from with zero deltas, on scalars)
-        zero, nn = np.float64(0.0), np.float64(self.n_on)
-        self.const_val: list[np.float64] = []
-        for k, (_, _, kind, _) in enumerate(COMPONENTS):
-            if kind == STD:
-                var = (self.agg_var[k] + zero / nn
-                       - (2.0 * self.agg_s[k] * zero + zero * zero) / (nn * nn))
-                self.const_val.append(np.sqrt(np.maximum(var, 0.0)))
-            else:
-                self.const_val.append(self.totals[k] + zero)
-        self._set_active()
+        # each component's value for candidates that leave it unchanged
+        cv = self.totals.copy()
+        cv[_STD_K] = np.sqrt(np.maximum(self.agg_var[_STD_K], 0.0)) if n else np.nan
+        self.const_val: list[np.float64] = list(cv)
+        if changed is None:
+            self._set_active()
 
     def _set_active(self) -> None:
         """The components candidates may change, and identical ones (aliases)."""
@@ -158,12 +168,50 @@ class Scorer:
                        if deps and k not in static and k not in self.alias
                        and k != _RTOTAL]
 
+    # ------------------------------------------------------------- exact scores
+    def exact_scores(self, cands: list[tuple[int, Move]], opts: MoveOptions
+                     ) -> list[float | None]:
+        """Exact (Ganeti-order) group scores after each move (instance, move),
+        as ``metrics.score`` would compute them once the move is applied
+        with ``moves.apply_move``; None where the move is refused.  The
+        state is not changed: the moved nodes' new rows are computed for
+        all candidates of a kind at once (paired targets)."""
+        st = self.st
+        out: list[float | None] = [None] * len(cands)
+        by_kind: dict[MoveKind, list[int]] = {}
+        for j, (_, mv) in enumerate(cands):
+            by_kind.setdefault(mv.kind, []).append(j)
+        gvals = self.vals[:, self.nodes]
+        off = st.offline[self.nodes]
+        base_map = self.totals[_MAP_K[0]]
+        for kind, js in by_kind.items():
+            insts = np.array([cands[j][0] for j in js], dtype=np.int64)
+            tgt = np.array([[max(cands[j][1].target, 0)] for j in js], dtype=np.int64)
+            roles, failed, lxd = transition(st, Batch(st, insts), kind, tgt, opts, self.online)
+            c = len(js)
+            placed = []
+            for nodes, row, _ in roles.values():
+                new = {k: (np.asarray(v, dtype=getattr(st, k).dtype) if k in _DYN else v)
+                       for k, v in row.items()}
+                vals = metrics.stack(metrics.values_from_rows(new), (c, 1))[:, :, 0]
+                placed.append((self.pos_of[np.broadcast_to(nodes, (c, 1))[:, 0]], vals))
+            scores = metrics.scores_with_changes(
+                gvals, off, placed, base_map + np.broadcast_to(lxd, (c, 1))[:, 0])
+            bad = np.broadcast_to(failed, (c, 1))[:, 0]
+            for j, sc, f in zip(js, scores.tolist(), bad.tolist()):
+                out[j] = None if f else sc
+        return out
+
     # ------------------------------------------------------------- scoring
-    def deltas(self, roles: dict, shape: tuple[int, ...]
+    def deltas(self, roles: dict, shape: tuple[int, ...], memo: dict | None = None
                ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
         """Per changed component, the change of the sum (``d_s``) and of the sum
         of squares (``d_q``, std-dev components only) of the candidates: arrays
-        broadcastable to ``shape``; components absent are unchanged."""
+        broadcastable to ``shape``; components absent are unchanged.
+
+        ``memo``: a dict shared by calls whose roles may share node arrays
+        and row fields (the move kinds of one batch): a component's change
+        on a role is computed once per identical (nodes, fields) objects."""
         d_s: dict[int, np.ndarray] = {}
         d_q: dict[int, np.ndarray] = {}
         for nodes, row, base in roles.values():
@@ -171,26 +219,35 @@ class Scorer:
             all_on = bool(on.all())
             off = self.offline_g[nodes]
             any_off = bool(off.any())
+            changed = {f for f, v in row.items() if v is not base[f]}
             for k in self.active:
                 deps, fn = COMP_FUNCS[k]
-                if all(row[f] is base[f] for f in deps):
+                if changed.isdisjoint(deps):
                     continue
-                if k in _SUM_OFF_SET:
-                    if not any_off:
-                        continue  # adds zeros
-                    mask, full = off, False
+                if not any_off and k in _SUM_OFF_SET:
+                    continue  # adds zeros
+                fields = [row[f] for f in deps]
+                key = (k, id(nodes), *map(id, fields))
+                hit = memo.get(key) if memo is not None else None
+                if hit is not None:
+                    diff, sq = hit[0], hit[1]
                 else:
-                    mask, full = on, all_on
-                if full:
-                    new = fn(row)
-                    old = self.vals[k][nodes]
-                else:
-                    new = np.where(mask, fn(row), 0.0)
-                    old = np.where(mask, self.vals[k][nodes], 0.0)
-                diff = new - old
+                    if k in _SUM_OFF_SET:
+                        mask, full = off, False
+                    else:
+                        mask, full = on, all_on
+                    if full:
+                        new = fn(row)
+                        old = self.vals[k][nodes]
+                    else:
+                        new = np.where(mask, fn(row), 0.0)
+                        old = np.where(mask, self.vals[k][nodes], 0.0)
+                    diff = new - old
+                    sq = diff * (new + old) if k in _STD_SET else None
+                    if memo is not None:  # (the objects are kept alive with their ids)
+                        memo[key] = (diff, sq, nodes, fields)
                 d_s[k] = d_s[k] + diff if k in d_s else diff
-                if k in _STD_SET:
-                    sq = diff * (new + old)
+                if sq is not None:
                     d_q[k] = d_q[k] + sq if k in d_q else sq
         # the reserved-memory total sums the same per-node values as the cv
         if _RMEM in d_s:
@@ -199,10 +256,16 @@ class Scorer:
 
     def scores_from(self, d_s: dict[int, np.ndarray], d_q: dict[int, np.ndarray],
                     lxd: np.ndarray | int, shape: tuple[int, ...]) -> np.ndarray:
-        """Estimated scores (``shape``) of candidates from their deltas and the
-        aggregates (see :meth:`deltas`)."""
-        total = np.zeros(shape)
+        """Estimated scores (a new array of ``shape``) of candidates from their
+        deltas and the aggregates (see :meth:`deltas`).  The terms of the
+        unchanged components are added as one constant (the estimate may
+        differ from the exact score in the last bits; callers decide
+        near-ties exactly)."""
+        total: np.ndarray | float = 0.0
+        const = 0.0
         n = self.n_on
+        # (numpy division: no online node gives inf/NaN, as Ganeti's Doubles)
+        inv_n, inv_n2 = np.float64(1.0) / n, np.float64(1.0) / (n * n)
         vals: dict[int, np.ndarray | np.float64] = {}
         for k, (_, w, kind, _) in enumerate(COMPONENTS):
             val: np.ndarray | np.float64
@@ -214,14 +277,24 @@ class Scorer:
                 val = self.const_val[k]
             elif kind == STD:
                 ds, dq = d_s[k], d_q[k]
-                var = (self.agg_var[k] + dq / n
-                       - (2.0 * self.agg_s[k] * ds + ds * ds) / (n * n))
-                val = np.sqrt(np.maximum(var, 0.0))
+                # var + dQ/n - (2*S*dS + dS^2)/n^2
+                var = ds * inv_n2
+                var += 2.0 * self.agg_s[k] * inv_n2
+                var *= ds
+                np.subtract(dq * inv_n, var, out=var)
+                var += self.agg_var[k]
+                np.maximum(var, 0.0, out=var)
+                val = np.sqrt(var, out=var)
             else:
                 val = self.totals[k] + d_s[k]
             vals[k] = val
-            total = total + w * val
-        return total
+            if isinstance(val, np.ndarray) and val.ndim:
+                total = total + w * val
+            else:
+                const += w * float(val)
+        out = np.empty(shape)
+        np.add(total, const, out=out)
+        return out
 
     def _candidate_scores(self, roles: dict, lxd: np.ndarray,
                           shape: tuple[int, int]) -> np.ndarray:
@@ -277,12 +350,10 @@ class Scorer:
         b = Batch(st, insts)
         nb, nt = len(insts), len(targets)
         shape = (nb, 1 + 4 * nt)
-        bad = np.ones(shape, dtype=bool)
-        all_s: dict[int, np.ndarray] = {}
-        all_q: dict[int, np.ndarray] = {}
-        all_lx: np.ndarray | int = np.zeros(shape, dtype=np.int64) if st.lx.size else 0
+        combined = np.full(shape, np.inf)
         allowed, same = self.allowed_kinds(insts, targets, opts)
-        memo: dict = {}  # the parts common to the kinds, for the whole batch
+        memo: dict = {}   # the parts common to the kinds, for the whole batch
+        dmemo: dict = {}  # their score deltas
         for kind, mask in allowed.items():
             if not mask.any():
                 continue
@@ -294,21 +365,14 @@ class Scorer:
             kshape = (len(sub.idx), 1 if kind == MoveKind.FAILOVER else nt)
             roles, failed, lxd = transition(st, sub, kind, targets, opts, self.online,
                                             memo if full else None)
-            d_s, d_q = self.deltas(roles, kshape)
+            d_s, d_q = self.deltas(roles, kshape, dmemo if full else None)
+            scores = self.scores_from(d_s, d_q, lxd, kshape)
             f = np.broadcast_to(failed, kshape)
             if kind != MoveKind.FAILOVER:
                 f = f | same[rows]
-            bad[rows, cols] = f
-            for src, dst in ((d_s, all_s), (d_q, all_q)):
-                for k, v in src.items():
-                    if k not in dst:
-                        dst[k] = np.zeros(shape)
-                    dst[k][rows, cols] = v
-            if isinstance(all_lx, np.ndarray):
-                all_lx[rows, cols] = lxd
-        scores = self.scores_from(all_s, all_q, all_lx, shape)
-        scores[bad] = np.inf
-        return candidates_from(st, insts, targets, scores, near_only)
+            scores[f] = np.inf
+            combined[rows, cols] = scores
+        return candidates_from(st, insts, targets, combined, near_only)
 
 
 def candidates_from(st: ClusterState, insts: np.ndarray, targets: np.ndarray,
