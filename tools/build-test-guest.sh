@@ -117,30 +117,27 @@ if (( EUID == 0 )); then
   mknod -m 666 "$ROOT/dev/null" c 1 3
 fi
 
-# Resolve module dependencies in load order; builtins need nothing.
-: >"$ROOT/etc/modules"
+# Resolve module dependencies in load order; builtins need nothing.  Each
+# module is shipped once: one already listed (e.g. a dependency loaded at
+# boot) is not listed again.
 declare -A SEEN=()
-for m in "${MODULES[@]}"; do
-  while read -r kind path _; do
-    [[ "$kind" == insmod ]] || continue
-    base=$(basename "$path" .ko)
-    [[ -n "${SEEN[$base]:-}" ]] && continue
-    SEEN[$base]=1
-    cp "$path" "$ROOT/lib/modules/$base.ko"
-    echo "$base" >>"$ROOT/etc/modules"
-  done < <(modprobe -d "$WORK/kernel" -S "$KVER" --show-depends "$m")
-done
-: >"$ROOT/etc/modules.optional"
-for m in "${OPTIONAL_MODULES[@]}"; do
-  while read -r kind path _; do
-    [[ "$kind" == insmod ]] || continue
-    base=$(basename "$path" .ko)
-    [[ -n "${SEEN[$base]:-}" ]] && continue  # loaded at boot already (a dependency)
-    SEEN[$base]=1
-    cp "$path" "$ROOT/lib/modules/$base.ko"
-    echo "$base" >>"$ROOT/etc/modules.optional"
-  done < <(modprobe -d "$WORK/kernel" -S "$KVER" --show-depends "$m")
-done
+ship_modules() {  # ship_modules LISTFILE MODULE...: copy them, list them in LISTFILE
+  local list=$1 m kind path base
+  shift
+  : >"$list"
+  for m in "$@"; do
+    while read -r kind path _; do
+      [[ "$kind" == insmod ]] || continue
+      base=$(basename "$path" .ko)
+      [[ -n "${SEEN[$base]:-}" ]] && continue
+      SEEN[$base]=1
+      cp "$path" "$ROOT/lib/modules/$base.ko"
+      echo "$base" >>"$list"
+    done < <(modprobe -d "$WORK/kernel" -S "$KVER" --show-depends "$m")
+  done
+}
+ship_modules "$ROOT/etc/modules" "${MODULES[@]}"
+ship_modules "$ROOT/etc/modules.optional" "${OPTIONAL_MODULES[@]}"
 # ext4 must be usable (built in here; fail loudly if a kernel update makes it a module).
 grep -q '/ext4.ko' "$WORK/kernel/lib/modules/$KVER/modules.builtin" \
   || die "ext4 is not built into $KVER; add it to MODULES"
