@@ -165,6 +165,8 @@ class Replicator:
         module doc: then :meth:`wait_config` or the next job file push waits)."""
         values = compute_values(data)
         with self._ssconf_cv:
+            if values == self._ssconf_wanted:  # unchanged: nothing new to push
+                values = self._ssconf_wanted
             last = self._ssconf_pushed
             lazy = self._thread is not None and last is not None and all(
                 values.get(k) == last.get(k) for k in set(values) | set(last)
