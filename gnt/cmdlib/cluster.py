@@ -8,6 +8,7 @@ from typing import Any
 
 from gnt import constants as C
 from gnt import errors, hooks, hypervisor
+from gnt.cmdlib import disk_access
 from gnt.cmdlib import ipolicy as ipolicy_mod
 from gnt.cmdlib.base import ALL_SET, FeedbackFn, Level, LogicalUnit, NoHooksLU
 from gnt.cmdlib.common import bdev_specs
@@ -265,6 +266,9 @@ class LUClusterSetParams(LogicalUnit):
             checked = check_params(f"{dt} disk", C.DISK_DT_TYPES[dt], params,
                                    allow_default=True)
             self.new_diskparams[dt] = apply_update(cl.diskparams.get(dt, {}), checked)
+        if self.new_diskparams:  # no instance left with an access mode it cannot use
+            disk_access.check_values(self.new_diskparams)
+            disk_access.check_consistency(self.cfg, {**cl.diskparams, **self.new_diskparams})
         self.new_ipolicy = None
         if op.ipolicy:  # checked as Ganeti; instances newly out of policy: a warning
             self.new_ipolicy = ipolicy_mod.update_cluster_ipolicy(cl.ipolicy, op.ipolicy)

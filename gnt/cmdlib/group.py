@@ -14,6 +14,7 @@ from typing import Any
 
 from gnt import constants as C
 from gnt import errors, hooks
+from gnt.cmdlib import disk_access
 from gnt.cmdlib.base import FeedbackFn, Level, LogicalUnit
 from gnt.cmdlib.common import expand_node
 from gnt.objects import ConfigData, NodeGroup, new_uuid
@@ -148,6 +149,7 @@ def update_group_diskparams(old: dict[str, dict[str, Any]], new: dict[str, Any],
         checked = check_params(f"{dt} disk", C.DISK_DT_TYPES[dt], params,
                                allow_default=allow_default)
         merged = apply_update(out.get(dt, {}), checked)
+        disk_access.check_values({dt: merged})
         if merged:
             out[dt] = merged
         else:
@@ -357,6 +359,8 @@ class LUGroupSetParams(_OneGroupLU):
         self.new_diskparams = None
         if op.diskparams is not None:
             self.new_diskparams = update_group_diskparams(grp.diskparams, op.diskparams, True)
+            disk_access.check_consistency(self.cfg, group_uuid=grp.uuid,
+                                          group_diskparams=self.new_diskparams)
         self.new_ipolicy = None
         if op.ipolicy is not None:
             self.new_ipolicy = update_group_ipolicy(grp.ipolicy, op.ipolicy)

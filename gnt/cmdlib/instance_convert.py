@@ -135,7 +135,7 @@ def plan(lu: LogicalUnit, inst: Instance, pnode: Node, target: str,
                         name=d.name, iv_name=f"disk/{idx}", nodes=[inst.primary_node],
                         params=dict(ext.get("params", {}))))
     if target == C.DT_EXT:
-        ext_diskparams.check_disks_on_node(lu.ctx.rpc, pnode.uuid, pnode.name, inst.hypervisor,
+        ext_diskparams.check_disks_on_node(lu.ctx.rpc, lu.cfg, pnode, inst.hypervisor,
                                            [{"size": d.size, **ext} for d in old])
     return ConversionPlan(target=target, old=old, new=new)
 

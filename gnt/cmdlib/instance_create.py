@@ -282,8 +282,8 @@ class LUInstanceCreate(LogicalUnit):
         if op.disk_template in C.DTS_FILEBASED:  # refuse a bad --file-storage-dir early
             disk_layout.file_dir(cl, op.disk_template, self.hostname, op.file_storage_dir)
         if op.disk_template == C.DT_EXT:  # providers usable on the node, params declared
-            ext_diskparams.check_disks_on_node(self.ctx.rpc, self.pnode.uuid, self.pnode.name,
-                                               self.hv_name, self.disks)
+            ext_diskparams.check_disks_on_node(self.ctx.rpc, self.cfg, self.pnode, self.hv_name,
+                                               self.disks)
         self.adopt = any(C.IDISK_ADOPT in d for d in self.disks)
         if self.adopt and op.disk_template == C.DT_BLOCK:  # devices usable, sizes known
             disk_adopt.check_block_adoption(self.ctx, self.cfg, self.pnode, self.disks)

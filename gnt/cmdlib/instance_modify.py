@@ -267,7 +267,7 @@ class LUInstanceSetParams(_InstanceLU):
                 f"{C.MAX_DISKS})", errors.ECODE_STATE)
         self._check_unique_names("disk", [d.name for d in sim])
         if new_disks and inst.disk_template == C.DT_EXT:
-            ext_diskparams.check_disks_on_node(self.ctx.rpc, self.pnode.uuid, self.pnode.name,
+            ext_diskparams.check_disks_on_node(self.ctx.rpc, self.cfg, self.pnode,
                                                inst.hypervisor, new_disks)
         self.final_disk_sizes = tuple(d.size for d in sim)
         return plan

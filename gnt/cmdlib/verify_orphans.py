@@ -11,6 +11,13 @@ the file storage directories (what ``gnt-node volumes`` lists), so:
   instance's disk is an orphan, reported once (by the first node of the
   group, by name, that answers) since every node sees the same files.
 
+An ExtStorage provider may keep its volumes as files there too (gnt's
+reference provider ``gnt-file`` does, below the shared directory): a file
+named as the volume of an ``ext`` disk in the config, or as that name
+followed by a dot and a suffix (the provider's companion files, such as
+``gnt-file``'s ``<volume>.meta``), is that disk's, not an orphan; one
+named after no volume is reported.
+
 Only the storage of enabled templates is looked at; nodes that cannot be
 asked (offline, RPC failure, directory not allowed on the node) are
 skipped, as Ganeti skips unhealthy nodes.  Blockdev devices belong to the
@@ -49,6 +56,19 @@ def owned_files(cfg: ConfigData) -> tuple[dict[str, set[str]], set[str]]:
             for n in nodes:
                 per_node.setdefault(n, set()).add(path)
     return per_node, shared
+
+
+def ext_volume_names(cfg: ConfigData) -> set[str]:
+    """The volume names of the config's ``ext`` disks (``logical_id`` is
+    ``[provider, volume name]``)."""
+    return {str(d.logical_id[1]) for d in cfg.disks.values()
+            if d.dev_type == C.DT_EXT and len(d.logical_id) == 2}
+
+
+def _ext_file(name: str, ext_names: set[str]) -> bool:
+    """Whether a file called ``name`` is an ext volume or a companion file of one."""
+    return name in ext_names or any(name[:i] in ext_names
+                                    for i, ch in enumerate(name) if ch == ".")
 
 
 def _reserved(cfg: ConfigData) -> Callable[[str], bool]:
@@ -98,11 +118,13 @@ def verify_orphan_volumes(ctx: Any, cfg: ConfigData, nodes: Iterable[Node], erro
         return _volumes(ctx, online, directory)
     per_node, shared = owned_files(cfg)
     reserved = _reserved(cfg)
+    ext_names = ext_volume_names(cfg)
 
     def report(node: Node, vols: list[dict[str, Any]], owned: set[str]) -> None:
         for vol in sorted(vols, key=lambda v: str(v.get("dev"))):
             path = os.path.normpath(str(vol.get("dev")))
-            if path not in owned and not reserved(path):
+            if path not in owned and not _ext_file(os.path.basename(path), ext_names) \
+                    and not reserved(path):
                 error(ENODEORPHANLV, node.name, f"volume {path} is unknown", warning=True)
 
     if C.DT_FILE in cl.enabled_disk_templates and cl.file_storage_dir:

@@ -18,6 +18,8 @@ from typing import Any
 from gnt import constants as C
 from gnt import errors
 from gnt.extstorage import provider as es_provider
+from gnt.objects import ConfigData, Node
+from gnt.objects.fill import fill_diskparams
 
 # provider parameter names: what can follow EXTP_ in an environment variable
 _PARAM_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -108,19 +110,23 @@ def check_declared(prov: es_provider.Provider, params: Mapping[str, Any]) -> Non
             f"{', '.join(unknown)}; supported: {supported}", errors.ECODE_INVAL)
 
 
-def check_disks_on_node(rpc: Any, node_uuid: str, node_name: str, hypervisor: str,
+def check_disks_on_node(rpc: Any, cfg: ConfigData, node: Node, hypervisor: str,
                         disks: list[dict[str, Any]]) -> None:
-    """Prerequisites of new ext disks (as parsed by :func:`parse_disk`).
+    """Prerequisites of new ext disks (as parsed by :func:`parse_disk`) on
+    ``node``.
 
-    Checks each disk's access mode against ``hypervisor`` and, through the
-    node RPC ``extstorage_validate``, that its provider is valid on the
-    node and declares its parameters.  ``rpc`` is the master's NodeRpc.
-    Raises OpPrereqError (the node's diagnosis in the message), RPCError
-    when the node cannot be reached.
+    Checks each disk's access mode (its own, else the one its node group
+    or the cluster sets in ``diskparams``) against ``hypervisor`` and,
+    through the node RPC ``extstorage_validate``, that its provider is
+    valid on the node and declares its parameters.  ``rpc`` is the
+    master's NodeRpc.  Raises OpPrereqError (the node's diagnosis in the
+    message), RPCError when the node cannot be reached.
     """
+    inherited = fill_diskparams(cfg.cluster, cfg.nodegroups.get(node.group), C.DT_EXT)
     for idx, d in enumerate(disks):
         params = d.get("params", {})
-        check_access(hypervisor, C.DT_EXT, params.get(C.LDP_ACCESS))
-        rpc.extstorage_validate(node_uuid, d["provider"], params).raise_on_fail(
+        check_access(hypervisor, C.DT_EXT,
+                     params.get(C.LDP_ACCESS, inherited.get(C.LDP_ACCESS)))
+        rpc.extstorage_validate(node.uuid, d["provider"], params).raise_on_fail(
             f"Disk {idx}: ExtStorage provider '{d['provider']}' check failed on node "
-            f"{node_name}")
+            f"{node.name}")

@@ -167,3 +167,60 @@ def test_gnt_storage_diagnose_and_info(cluster: TestCluster) -> None:
                    "/srv/ganeti/shared-file-storage/gnt-file)\n\n"
                    "nosuch: Not Found\n\n")
     assert c.ok("gnt-storage", "info").startswith("broken:\n")
+
+
+def test_verify_knows_ext_volumes_in_the_shared_directory(cluster: TestCluster) -> None:
+    """gnt-file keeps its volumes below the sharedfile directory: with that
+    template enabled too, verify does not call them orphans; a stray file
+    beside them is one."""
+    c = cluster
+    c.ok("gnt-cluster", "modify", "--enabled-disk-templates", "ext,file,diskless,sharedfile")
+    try:
+        c.ok("gnt-instance", "add", "-t", "ext", "--no-install", "--no-start", "--no-nics",
+             "--disk", "0:size=4M,provider=gnt-file", "inst4")
+        assert len(_volumes(c)) == 2  # the volume and its .meta file
+        res = c.run("gnt-cluster", "verify", "--error-codes")
+        assert res.code == 0 and "ENODEORPHANLV" not in res.out, res.out
+        (c.root / "shared/gnt-file/stray.ext.disk0").write_bytes(b"x")
+        res = c.run("gnt-cluster", "verify", "--error-codes")
+        orphans = [ln for ln in res.out.splitlines() if "ENODEORPHANLV" in ln]
+        assert len(orphans) == 1 and orphans[0].endswith(
+            "volume /srv/ganeti/shared-file-storage/gnt-file/stray.ext.disk0 is unknown"), res.out
+    finally:
+        (c.root / "shared/gnt-file/stray.ext.disk0").unlink(missing_ok=True)
+        c.run("gnt-instance", "remove", "-f", "inst4")
+        c.ok("gnt-cluster", "modify", "--enabled-disk-templates", "ext,file,diskless")
+
+
+def test_inherited_userspace_access_checked_against_instances(cluster: TestCluster) -> None:
+    """``access`` set at the cluster or group level reaches every ext disk
+    without its own: refused while an instance's hypervisor (fake) cannot
+    use it; once allowed, a new ext disk inherits it and is refused too."""
+    c = cluster
+    c.ok("gnt-instance", "add", "-t", "ext", "--no-install", "--no-start", "--no-nics",
+         "--disk", "0:size=4M,provider=gnt-file", "inst5")
+    before = _config(c)
+    for argv in (["gnt-cluster", "modify", "-D", "ext:access=userspace"],
+                 ["gnt-group", "modify", "-D", "ext:access=userspace", "default"]):
+        res = c.run(*argv)
+        assert res.code != 0, res.out
+        assert ("Instance inst5.gnt.test: cannot use 'userspace' access setting with the fake"
+                " hypervisor and the ext disk template") in res.err, res.err
+    res = c.run("gnt-group", "modify", "-D", "ext:access=sideways", "default")
+    assert res.code != 0 and "Invalid value of 'ext:access': 'sideways'" in res.err, res.err
+    after = _config(c)
+    assert after["cluster"]["diskparams"] == before["cluster"]["diskparams"]
+    assert after["nodegroups"] == before["nodegroups"]
+    c.ok("gnt-instance", "remove", "-f", "inst5")
+    c.ok("gnt-group", "modify", "-D", "ext:access=userspace", "default")
+    try:
+        res = c.run("gnt-instance", "add", "-t", "ext", "--no-install", "--no-nics",
+                    "--disk", "0:size=4M,provider=gnt-file", "inst5")
+        assert res.code != 0 and "hypervisor (fake) cannot be used with userspace" in res.err
+        assert _config(c)["instances"] == {} and _volumes(c) == []
+        # the disk's own setting wins over the group's
+        c.ok("gnt-instance", "add", "-t", "ext", "--no-install", "--no-start", "--no-nics",
+             "--disk", "0:size=4M,provider=gnt-file,access=kernelspace", "inst5")
+        c.ok("gnt-instance", "remove", "-f", "inst5")
+    finally:
+        c.ok("gnt-group", "modify", "-D", "ext:access=default", "default")
