@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import ssl
 import threading
 from collections.abc import Collection, Mapping
@@ -22,11 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self
 
-import httpx
-
 from gnt import constants, errors, paths
 from gnt.crypto.tls import TrustStore, client_context
 from gnt.rpc.result import RpcResult
+from gnt.rpc.transport import ConnectionPool, TransportError
 
 # Ganeti's RPC timeout classes (seconds)
 TMO_URGENT = 60
@@ -43,24 +41,16 @@ KEEPALIVE_EXPIRY = 60.0
 MAX_PARALLEL = 64  # calls call_many runs at once
 MAX_KEEPALIVE_PER_NODE = 32  # idle connections kept per node (concurrent jobs)
 
-_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-
-
-def _url(address: str, port: int, procedure: str) -> str:
-    host = f"[{address}]" if ":" in address else address
-    return f"https://{host}:{port}/{procedure}"
-
-
-def _decode_reply(node: str, procedure: str, resp: httpx.Response) -> RpcResult:
+def _decode_reply(node: str, procedure: str, status: int, content: bytes) -> RpcResult:
     try:
-        payload = json.loads(resp.content)
+        payload = json.loads(content)
     except ValueError:
         return RpcResult(node, procedure, fail_msg=(
-            f"Invalid reply from the node daemon (HTTP {resp.status_code}): "
-            f"{resp.text[:200]!r}"))
+            f"Invalid reply from the node daemon (HTTP {status}): "
+            f"{content[:200].decode(errors='replace')!r}"))
     if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], bool)):
         return RpcResult(node, procedure, fail_msg=(
-            f"Malformed reply from the node daemon (HTTP {resp.status_code}): "
+            f"Malformed reply from the node daemon (HTTP {status}): "
             f"{str(payload)[:200]}"))
     ok, value = payload
     if ok:
@@ -89,7 +79,8 @@ class RpcClient:
         self._max_parallel = max_parallel
         self._lock = threading.Lock()
         self._ssl: ssl.SSLContext | None = None
-        self._clients: dict[tuple[str, int], httpx.Client] = {}
+        self._connections = ConnectionPool(self._ssl_context, KEEPALIVE_EXPIRY,
+                                           MAX_KEEPALIVE_PER_NODE)
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
 
@@ -104,26 +95,6 @@ class RpcClient:
                 trust = self._trust or TrustStore.cluster(self.cert_file)
                 self._ssl = client_context(self.cert_file, trust)
             return self._ssl
-
-    def _client(self, address: str, port: int) -> httpx.Client:
-        ctx = self._ssl_context()
-        key = (address, port)
-        with self._lock:
-            if self._closed:
-                raise errors.ProgrammerError("RpcClient used after close()")
-            client = self._clients.get(key)
-            if client is None:
-                transport = httpx.HTTPTransport(
-                    verify=ctx,
-                    limits=httpx.Limits(max_connections=None,
-                                        max_keepalive_connections=MAX_KEEPALIVE_PER_NODE,
-                                        keepalive_expiry=KEEPALIVE_EXPIRY),
-                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-                )
-                client = httpx.Client(transport=transport, trust_env=False,
-                                      headers=_HEADERS)
-                self._clients[key] = client
-            return client
 
     def call(self, node_address: str, procedure: str, args: list[Any] | None = None,
              timeout: float = DEFAULT_TIMEOUT, port: int | None = None,
@@ -151,24 +122,22 @@ class RpcClient:
                 f"Arguments of RPC '{procedure}' are not JSON-able: {err}") from err
         port = port or self.port
         where = f"{node_address}:{port}"
+        if self._closed:
+            raise errors.ProgrammerError("RpcClient used after close()")
         try:
-            client = self._client(node_address, port)
+            status, content = self._connections.post(node_address, port, f"/{procedure}",
+                                                     body.encode(), timeout)
         except errors.ConfigurationError as err:
             return RpcResult(node, procedure, fail_msg=f"Cannot set up TLS: {err}")
-        try:
-            resp = client.post(_url(node_address, port, procedure), content=body,
-                               timeout=httpx.Timeout(timeout))
-        except httpx.TimeoutException as err:
-            what = "connecting to" if isinstance(err, httpx.ConnectTimeout) else \
-                "waiting for a reply from"
-            return RpcResult(node, procedure,
-                             fail_msg=f"Timeout after {timeout:g}s {what} {where}")
-        except httpx.ConnectError as err:
-            return RpcResult(node, procedure, fail_msg=f"Cannot connect to {where}: {err}")
-        except httpx.HTTPError as err:
-            return RpcResult(node, procedure, fail_msg=(
-                f"Error talking to {where}: {type(err).__name__}: {err}"))
-        return _decode_reply(node, procedure, resp)
+        except TransportError as err:
+            if err.timed_out:
+                what = "connecting to" if err.connecting else "waiting for a reply from"
+                return RpcResult(node, procedure,
+                                 fail_msg=f"Timeout after {timeout:g}s {what} {where}")
+            if err.connecting:
+                return RpcResult(node, procedure, fail_msg=f"Cannot connect to {where}: {err}")
+            return RpcResult(node, procedure, fail_msg=f"Error talking to {where}: {err}")
+        return _decode_reply(node, procedure, status, content)
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -220,19 +189,15 @@ class RpcClient:
     def reload_certificates(self) -> None:
         """Drop pooled connections and load the certificate files again."""
         with self._lock:
-            clients, self._clients = self._clients, {}
             self._ssl = None
-        for c in clients.values():
-            c.close()
+        self._connections.reset()
 
     def close(self) -> None:
         """Close every connection; the client cannot be used afterwards."""
         with self._lock:
             self._closed = True
-            clients, self._clients = self._clients, {}
             executor, self._executor = self._executor, None
-        for c in clients.values():
-            c.close()
+        self._connections.close()
         if executor is not None:
             executor.shutdown(wait=False)
 

@@ -408,7 +408,43 @@ def test_procedures_run_concurrently_and_timeouts(inproc_server: NodeServer,
     assert time.monotonic() - start < 2.5  # in parallel, not 8 * 0.5 s
     res = rpc.call(inproc_server.address, "test_sleep", [1], timeout=0.3,
                    port=inproc_server.port)
-    assert res.fail_msg and "Timeout" in res.fail_msg
+    assert res.fail_msg == (f"Timeout after 0.3s waiting for a reply from "
+                            f"{inproc_server.address}:{inproc_server.port}")
+
+
+def test_connect_timeout_is_told_apart(node_root: NodeRoot, rpc: RpcClient) -> None:
+    """A peer that accepts TCP but never does the TLS handshake."""
+    with socket.socket() as mute:
+        mute.bind((node_root.ip, 0))
+        mute.listen()
+        port = mute.getsockname()[1]
+        start = time.monotonic()
+        res = rpc.call(node_root.ip, "ping", timeout=0.4, port=port)
+        assert res.fail_msg == f"Timeout after 0.4s connecting to {node_root.ip}:{port}"
+        assert time.monotonic() - start < 3
+
+
+def test_keep_alive_survives_a_restarted_daemon(node_root: NodeRoot, rpc: RpcClient) -> None:
+    """Calls reuse one connection; after the daemon restarts on the same
+    port, its closed connection is noticed and a new one made: no failed call."""
+    server = NodeServer(node_root.ip, 0, cert_file=node_root.cert_file)
+    thread = server.start_in_thread()
+    port = server.port
+    try:
+        for _ in range(5):
+            assert rpc.call(node_root.ip, "ping", port=port, timeout=5).data is True
+        assert len(rpc._connections._idle[(node_root.ip, port)]) == 1  # one, reused
+    finally:
+        server.stop()
+        thread.join(15)
+    server = NodeServer(node_root.ip, port, cert_file=node_root.cert_file)
+    thread = server.start_in_thread()
+    try:
+        res = rpc.call(node_root.ip, "ping", port=port, timeout=5)
+        assert res.data is True, res.fail_msg
+    finally:
+        server.stop()
+        thread.join(15)
 
 
 def test_peer_check_refuses_after_handshake(node_root: NodeRoot, rpc: RpcClient) -> None:
