@@ -61,11 +61,12 @@ TARGET_CHECK_INTERVAL = 1.0
 TARGET_CHECK_FAILURES = 2
 #: s between progress lines in the job log
 PROGRESS_INTERVAL = 2.0
-#: s between migration status polls: the shortest, the longest, and how long
-#: the shortest is used from the start
-POLL_MIN = 0.01
-POLL_MAX = 0.2
-POLL_FAST_FOR = 0.5
+#: s a migration status call waits on the source node for the migration to
+#: finish (the node looks every 10 ms in one QMP session): the master learns
+#: of the end at once, with one RPC per this long instead of many short polls
+STATUS_WAIT = 0.5
+#: s between two status calls to a source node that did not answer
+UNANSWERED_PAUSE = 0.2
 # QEMU states of a process that does not run the guest (yet/any more)
 _NOT_OWNING = {"inmigrate", "postmigrate", "finish-migrate", "shutdown", None}
 # a process whose state cannot be read ("unknown") proves nothing either way
@@ -105,15 +106,6 @@ class Prereqs:
     info: dict[str, Any] | None = None
     #: free memory of the target's hypervisor
     target_free: int | None = None
-
-
-def _poll_interval(st: MigrationStatus, elapsed: float) -> float:
-    """Seconds to the next status poll: often at first and near the end (QEMU's
-    remaining RAM over its rate), at most ``POLL_MAX``."""
-    if elapsed < POLL_FAST_FOR or not st.mbps or st.remaining_ram <= 0:
-        return POLL_MIN
-    eta = st.remaining_ram * 8 / st.mbps  # MiB over Mbit/s: seconds
-    return max(POLL_MIN, min(POLL_MAX, eta / 2))
 
 
 def _owns(state: str | None) -> bool:
@@ -342,11 +334,9 @@ class Migrater:
         last_progress = last_check = start
         transferred = -1.0
         target_failures = 0
-        interval = POLL_MIN
         while True:
-            time.sleep(interval)
+            res = self.rpc.instance_migration_status(src.uuid, hv, inst.name, STATUS_WAIT)
             now = time.monotonic()
-            res = self.rpc.instance_migration_status(src.uuid, hv, inst.name)
             if res.fail_msg:
                 answered, state = self._target_state()
                 if answered and _owns(state):
@@ -355,12 +345,12 @@ class Migrater:
                 if now - last_seen > STALL_TIMEOUT:
                     return MigrationStatus(status="failed", error=(
                         f"source node {src.name} does not answer ({res.fail_msg})"))
+                time.sleep(UNANSWERED_PAUSE)
                 continue
             last_seen = now
             st = MigrationStatus.model_validate(res.data)
             if st.finished:
                 return st
-            interval = _poll_interval(st, now - start)
             if st.transferred_ram != transferred:
                 transferred, last_move = st.transferred_ram, now
             elif now - last_move > STALL_TIMEOUT:

@@ -243,8 +243,10 @@ class Hypervisor(abc.ABC):
         """Start sending the instance to ``target``; returns once it is under way."""
         raise self._no_migration()
 
-    def migration_status(self, name: str) -> MigrationStatus:
-        """Progress of the outgoing migration of ``name``."""
+    def migration_status(self, name: str, wait: float = 0.0) -> MigrationStatus:
+        """Progress of the outgoing migration of ``name``; with ``wait`` > 0 s,
+        returns as soon as it finished, at the latest after ``wait`` s (one
+        call instead of many short polls)."""
         raise self._no_migration()
 
     def abort_migration(self, name: str) -> None:

@@ -226,7 +226,8 @@ class FakeHypervisor(Hypervisor):
             raise errors.HypervisorError(f"Cannot migrate instance {name}: not running here",
                                          errors.ECODE_STATE)
 
-    def migration_status(self, name: str) -> MigrationStatus:
+    def migration_status(self, name: str, wait: float = 0.0) -> MigrationStatus:
+        """Finished at once: nothing moves between two fake nodes."""
         state = self._read(name)
         if state is None:
             return MigrationStatus(status="failed", error=f"{name} does not run here")

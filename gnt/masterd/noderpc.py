@@ -120,8 +120,10 @@ class NodeRpc:
         return self.call(node_uuid, "instance_migrate",
                          [hv, name, target.model_dump(mode="json"), live], TMO_NORMAL)
 
-    def instance_migration_status(self, node_uuid: str, hv: str, name: str) -> RpcResult:
-        return self.call(node_uuid, "instance_migration_status", [hv, name], TMO_FAST)
+    def instance_migration_status(self, node_uuid: str, hv: str, name: str,
+                                  wait: float = 0.0) -> RpcResult:
+        """See the node procedure: with ``wait`` s, returns once finished or then."""
+        return self.call(node_uuid, "instance_migration_status", [hv, name, wait], TMO_FAST)
 
     def instance_abort_migration(self, node_uuid: str, hv: str, name: str) -> RpcResult:
         return self.call(node_uuid, "instance_abort_migration", [hv, name], TMO_FAST)

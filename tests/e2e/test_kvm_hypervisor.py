@@ -291,6 +291,36 @@ def test_startup_paused_and_reboot_of_stopped_instance(hv: KVMHypervisor, root: 
     assert exc.value.ecode == errors.ECODE_STATE
 
 
+def test_qmp_poll_holds_one_session_until_done_or_wait(hv: KVMHypervisor, root: Path) -> None:
+    """The long poll behind ``migration_status(wait=...)``: asks again in one
+    session until the answer satisfies ``until`` or the wait is over; without
+    an outgoing migration the status comes back at once as ``none``."""
+    from gnt.hypervisor.kvm import qmp
+
+    spec = make_spec(root, "guest8", disk=False)
+    hv.start_instance(spec, startup_paused=True)
+    try:
+        rt = R.load(R.InstancePaths("guest8"))
+        assert rt is not None
+        seen: list[str] = []
+
+        def until(res: dict[str, Any]) -> bool:
+            seen.append(res["status"])
+            return len(seen) == 3
+
+        start = time.monotonic()
+        assert qmp.poll(rt.qmp, "query-status", None, until, 0.01, 5.0)["status"] == "prelaunch"
+        assert seen == ["prelaunch"] * 3 and time.monotonic() - start < 2
+        start = time.monotonic()
+        qmp.poll(rt.qmp, "query-status", None, lambda _r: False, 0.01, 0.3)
+        assert 0.25 < time.monotonic() - start < 2  # gave up after the wait
+        start = time.monotonic()
+        st = hv.migration_status("guest8", wait=5.0)  # nothing under way: at once
+        assert st.status == "none" and st.finished and time.monotonic() - start < 2
+    finally:
+        hv.stop("guest8", force=True)
+
+
 @pytest.fixture
 def bridge() -> Iterator[str]:
     """A bridge with no uplink, created for the test (skips when that is not allowed)."""

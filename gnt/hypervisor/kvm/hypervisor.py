@@ -55,6 +55,10 @@ LAUNCH_TIMEOUT = 60.0  # s for QEMU's daemonizing parent to report success
 POWERDOWN_RESEND = 5.0  # s between ACPI power button presses
 HARD_STOP_WAIT = 5.0  # s to wait after quit and after SIGKILL
 INFO_QMP_TIMEOUT = 5.0
+#: s a migration's destination gets to finish loading the guest once the source
+#: reports the migration completed, and s between two looks meanwhile
+SETTLE_TIMEOUT = 5.0
+SETTLE_INTERVAL = 0.02
 _SOCAT_ESCAPE = "0x1d"  # Ctrl+], as Ganeti's console wrapper
 
 _PAUSED_STATES = {"paused", "prelaunch", "inmigrate", "postmigrate", "suspended",
@@ -416,6 +420,32 @@ class KVMHypervisor(Hypervisor):
             return None
         return str(res.get("status", ""))
 
+    @staticmethod
+    def _settled_status(rt: R.KVMRuntime) -> str | None:
+        """The status of a destination QEMU once its incoming migration ended
+        (``None`` when QMP never answered within :data:`SETTLE_TIMEOUT` s).
+
+        Asked the moment the source reports the migration completed, the
+        destination may still be loading the last of the guest's state, and
+        its ``RESUME`` event can reach a new QMP client before the answer to
+        ``qmp_capabilities`` (qemu.qmp then fails the negotiation; QEMU 7.2):
+        both pass within milliseconds, so the question is asked again.
+        """
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        last: errors.HypervisorError | None = None
+        while True:
+            try:
+                st = str(qmp.execute(rt.qmp, "query-status", timeout=INFO_QMP_TIMEOUT)
+                         .get("status", ""))
+            except errors.HypervisorError as err:
+                st, last = None, err
+            if st not in ("inmigrate", None) or time.monotonic() > deadline:
+                break
+            time.sleep(SETTLE_INTERVAL)
+        if st is None and last is not None:
+            log.warning("Cannot query the status of %s: %s", rt.name, last)
+        return st
+
     def get_instance_info(self, name: str) -> InstanceRuntimeInfo | None:
         """State (from QMP ``query-status``), memory MiB, vcpus, pid, uptime; or None."""
         rt = self._running(name)
@@ -535,11 +565,11 @@ class KVMHypervisor(Hypervisor):
     def migrate_instance(self, name: str, target: MigrationTarget, live: bool) -> None:
         migration.start(self._must_run(name, "migrate"), target, live)
 
-    def migration_status(self, name: str) -> MigrationStatus:
+    def migration_status(self, name: str, wait: float = 0.0) -> MigrationStatus:
         rt = self._running(name)
         if rt is None:
             return MigrationStatus(status="failed", error=f"QEMU of {name} is gone")
-        return migration.status(rt)
+        return migration.status(rt, wait)
 
     def abort_migration(self, name: str) -> None:
         rt = self._running(name)
@@ -555,7 +585,7 @@ class KVMHypervisor(Hypervisor):
                 if rt is None or not R.is_alive(rt):
                     raise errors.HypervisorError(
                         f"Instance {name} did not survive its migration to this node")
-                st = self._qmp_status(rt)
+                st = self._settled_status(rt)
                 if st in ("inmigrate", None):
                     raise errors.HypervisorError(
                         f"Instance {name} has not finished migrating to this node "

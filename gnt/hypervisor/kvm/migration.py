@@ -76,9 +76,17 @@ def start(rt: R.KVMRuntime, target: MigrationTarget, live: bool) -> None:
         raise
 
 
-def status(rt: R.KVMRuntime) -> MigrationStatus:
-    """``query-migrate`` as a MigrationStatus (RAM in MiB)."""
-    res = qmp.execute(rt.qmp, "query-migrate")
+#: s between two looks at the migration within one :func:`status` call
+POLL_INTERVAL = 0.01
+_FINISHED = ("completed", "failed", "cancelled", "none")  # as MigrationStatus.finished
+
+
+def status(rt: R.KVMRuntime, wait: float = 0.0) -> MigrationStatus:
+    """``query-migrate`` as a MigrationStatus (RAM in MiB); with ``wait`` > 0,
+    the first finished status within ``wait`` seconds, else the last one
+    (looked at every :data:`POLL_INTERVAL` s in one QMP session)."""
+    res = qmp.poll(rt.qmp, "query-migrate", None,
+                   lambda r: str(r.get("status") or "none") in _FINISHED, POLL_INTERVAL, wait)
     st = str(res.get("status") or "none")
     if st not in ("none", "setup", "active", "completed", "failed", "cancelled"):
         st = "cancelled" if st == "cancelling" else "active"

@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from qemu.qmp import ExecuteError, QMPClient, QMPError
@@ -37,18 +37,48 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-async def _session(path: str, commands: Sequence[Command], timeout: float) -> list[Any]:
+@contextlib.asynccontextmanager
+async def _connected(path: str, timeout: float) -> AsyncIterator[QMPClient]:
     client = QMPClient("gnt")
     await asyncio.wait_for(client.connect(path), timeout)
     try:
-        out = []
-        for cmd, args in commands:
-            out.append(await asyncio.wait_for(client.execute(cmd, args), timeout))
-        return out
+        yield client
     finally:
         # QEMU may close the socket itself (``quit``): that is not a failure
         with contextlib.suppress(QMPError, OSError, EOFError):
             await client.disconnect()
+
+
+async def _session(path: str, commands: Sequence[Command], timeout: float) -> list[Any]:
+    async with _connected(path, timeout) as client:
+        return [await asyncio.wait_for(client.execute(cmd, args), timeout)
+                for cmd, args in commands]
+
+
+async def _poll_session(path: str, cmd: str, args: dict[str, Any] | None,
+                        until: Callable[[Any], bool], interval: float, wait: float,
+                        timeout: float) -> Any:
+    async with _connected(path, timeout) as client:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            res = await asyncio.wait_for(client.execute(cmd, args), timeout)
+            if until(res) or loop.time() + interval > deadline:
+                return res
+            await asyncio.sleep(interval)
+
+
+def _run_session(path: str, names: str, coro: Coroutine[Any, Any, T]) -> T:
+    """Run a session coroutine; QMP failures become HypervisorError naming the
+    socket and the commands (``names``)."""
+    try:
+        return run(coro)
+    except ExecuteError as err:
+        raise errors.HypervisorError(f"QMP command failed ({names}) on {path}: {err}") from err
+    except (TimeoutError, QMPError, OSError, EOFError) as err:
+        why = str(err) or type(err).__name__
+        raise errors.HypervisorError(
+            f"Cannot talk to QEMU over QMP ({names}) at {path}: {why}") from err
 
 
 def execute_many(path: str, commands: Sequence[Command],
@@ -59,14 +89,20 @@ def execute_many(path: str, commands: Sequence[Command],
     when the monitor cannot be reached, times out or answers with an error.
     """
     names = ", ".join(c for c, _ in commands)
-    try:
-        return run(_session(path, commands, timeout))
-    except ExecuteError as err:
-        raise errors.HypervisorError(f"QMP command failed ({names}) on {path}: {err}") from err
-    except (TimeoutError, QMPError, OSError, EOFError) as err:
-        why = str(err) or type(err).__name__
-        raise errors.HypervisorError(
-            f"Cannot talk to QEMU over QMP ({names}) at {path}: {why}") from err
+    return _run_session(path, names, _session(path, commands, timeout))
+
+
+def poll(path: str, cmd: str, args: dict[str, Any] | None, until: Callable[[Any], bool],
+         interval: float, wait: float, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """Run ``cmd`` every ``interval`` s in one QMP session until ``until`` holds
+    for its return value or ``wait`` s have passed; the last return value.
+
+    One session instead of one per look: QEMU serves one QMP client at a
+    time, and a session costs more than the command.  Raises like
+    :func:`execute_many`.
+    """
+    return _run_session(path, cmd, _poll_session(path, cmd, args, until, interval, wait,
+                                                 timeout))
 
 
 def execute(path: str, cmd: str, args: dict[str, Any] | None = None,

@@ -18,6 +18,10 @@ from gnt.noded.registry import procedure
 from gnt.storage import get as get_bdev
 from gnt.storage.base import BlockDevSpec
 
+#: the longest ``wait`` of ``instance_migration_status`` (seconds): QEMU serves
+#: one QMP client at a time, and others wait while a status call looks
+MAX_STATUS_WAIT = 10.0
+
 
 @procedure("instance_check_accept")
 def instance_check_accept(spec: dict[str, Any], bdevs: list[dict[str, Any]]
@@ -81,8 +85,13 @@ def instance_migrate(hv: str, name: str, target: dict[str, Any], live: bool) -> 
 
 
 @procedure("instance_migration_status")
-def instance_migration_status(hv: str, name: str) -> dict[str, Any]:
-    return hypervisor.get(hv).migration_status(name).model_dump(mode="json")
+def instance_migration_status(hv: str, name: str, wait: float = 0.0) -> dict[str, Any]:
+    """The migration's status; with ``wait`` > 0 (seconds, at most
+    :data:`MAX_STATUS_WAIT`) the first finished one within that time."""
+    if not isinstance(wait, (int, float)) or not 0 <= wait <= MAX_STATUS_WAIT:
+        raise errors.ParameterError(f"wait must be 0 to {MAX_STATUS_WAIT} seconds, not "
+                                    f"{wait!r}", errors.ECODE_INVAL)
+    return hypervisor.get(hv).migration_status(name, float(wait)).model_dump(mode="json")
 
 
 @procedure("instance_abort_migration")
