@@ -252,6 +252,30 @@ def test_master_failover_after_kill(tmp_path: Path) -> None:
         c.destroy()
 
 
+def test_verify_runs_post_hooks_where_there_are_scripts(cluster: TestCluster) -> None:
+    """The cluster-verify post hooks run on the nodes that have scripts (node3
+    here, whose script fails: ENODEHOOKS for it alone); the hooks section is
+    printed either way, as Ganeti prints it."""
+    c = cluster
+    res = c.run("gnt-cluster", "verify", "--error-codes")
+    assert res.code == 0 and "* Hooks Results" in res.out, res.out
+    d = c.node_root("node3") / "etc/ganeti/hooks/cluster-verify-post.d"
+    d.mkdir(parents=True)
+    script = d / "50-check"
+    script.write_text("#!/bin/sh\necho \"fsck wanted on $GANETI_OP_CODE\"\nexit 1\n")
+    script.chmod(0o755)
+    try:
+        res = c.run("gnt-cluster", "verify", "--error-codes")
+        assert res.code != 0
+        hooks = [ln for ln in res.out.splitlines() if "ENODEHOOKS" in ln]
+        assert len(hooks) == 1 and f":node:{c.fqdn('node3')}:" in hooks[0], res.out
+        assert "Script cluster-verify-post.d/50-check failed, output:" in res.out
+        assert "fsck wanted on OP_CLUSTER_VERIFY_GROUP" in res.out
+    finally:
+        script.unlink()
+    assert c.run("gnt-cluster", "verify").code == 0
+
+
 def test_renew_crypto_without_downtime(cluster: TestCluster, tmp_path: Path) -> None:
     from gnt.rpc.client import RpcClient
 

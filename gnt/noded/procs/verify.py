@@ -16,6 +16,7 @@ from typing import Any
 
 from gnt import constants, errors, paths
 from gnt.config.ssconf import digest as ssconf_digest
+from gnt.hooks.runner import has_runnable_scripts, hooks_dir
 from gnt.noded.procs.instance import all_instances_info
 from gnt.noded.procs.replica import local_config_serial
 from gnt.noded.procs.storage import node_volumes
@@ -58,7 +59,9 @@ def node_verify(checks: dict[str, Any]) -> dict[str, Any]:
     * ``"replica"`` (any value): ``{"config_serial": int or None,
       "ssconf_digests": {key: digest}}`` (see :func:`gnt.config.ssconf.digest`);
     * ``"volumes": [directory, ...]``: ``{directory: answer}``, each
-      answer as ``node_volumes`` for that directory alone.
+      answer as ``node_volumes`` for that directory alone;
+    * ``"hooks": [hpath, phase]``: whether ``<hpath>-<phase>.d`` holds a
+      script to run (the master then sends that phase only where it does).
 
     Raises :class:`errors.ParameterError` when ``checks`` is not a dict.
     """
@@ -76,4 +79,7 @@ def node_verify(checks: dict[str, Any]) -> dict[str, Any]:
     if "volumes" in checks:
         out["volumes"] = {d: _answer(partial(node_volumes, [d]))
                           for d in checks["volumes"] or []}
+    if "hooks" in checks:
+        hpath, phase = checks["hooks"]
+        out["hooks"] = _answer(lambda: has_runnable_scripts(hooks_dir(hpath, phase)))
     return out
