@@ -9,18 +9,30 @@ Ganeti's (``/var/lib/ganeti``, ``/var/run/ganeti``, ``/srv/ganeti/os``,
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 ENV_ROOT = "GNT_ROOT"
 
 
-@dataclass(frozen=True)
 class Paths:
-    """All paths under one root.  Attribute names follow Ganeti's pathutils."""
+    """All paths under one root.  Attribute names follow Ganeti's pathutils.
 
-    root: Path
+    (A plain class, not a dataclass: every ``gnt-*`` command loads this
+    module, and ``dataclasses`` costs a few milliseconds to import.)
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Paths) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    def __repr__(self) -> str:
+        return f"Paths(root={self.root!r})"
 
     def _p(self, rel: str) -> Path:
         return self.root / rel.lstrip("/")

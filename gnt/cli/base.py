@@ -32,8 +32,7 @@ import shlex
 import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from gnt import constants as C
 from gnt import errors, paths
@@ -56,8 +55,7 @@ ABORTED_MESSAGE = ("Aborted. Note that if the operation created any jobs, they m
 # argument definitions
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(NamedTuple):
     """Positional arguments of one kind: between ``min`` and ``max`` (None:
     unlimited) of them.  ``kind`` names them (instance, node, job id, ...)."""
 
@@ -90,8 +88,7 @@ def args_at_least(n: int, kind: str = "argument") -> list[Arg]:
     return [Arg(kind, n, None)]
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """One subcommand.
 
     ``func(opts, args)`` returns the exit code (``None`` means 0); ``args``
@@ -103,8 +100,8 @@ class Command:
     """
 
     func: CommandFn
-    args: Sequence[Arg] = field(default_factory=list)
-    options: Sequence[Option] = field(default_factory=list)
+    args: Sequence[Arg] = ()
+    options: Sequence[Option] = ()
     usage: str = ""
     help: str = ""
     aliases: tuple[str, ...] = ()

@@ -13,8 +13,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from gnt.cli.errfmt import EXIT_UNKNOWN_FIELD
 from gnt.cli.output import format_time, merge_time, to_stderr, to_stdout_lines
@@ -92,8 +91,7 @@ def generate_table(headers: Mapping[str, str] | None, fields: Sequence[str],
     return format_table(rows, columns, headers is not None and bool(headers), separator)
 
 
-@dataclass(frozen=True)
-class TableColumn:
+class TableColumn(NamedTuple):
     """A column for :func:`format_table`: title, cell formatter, alignment."""
 
     title: str
