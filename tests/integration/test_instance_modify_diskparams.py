@@ -1,7 +1,8 @@
 """Cluster and node group diskparams reach the nodes: what an ExtStorage
 provider sees (``EXTP_ACCESS``) follows cluster -> group -> disk, on a real
-one-node fake-hypervisor cluster, for disks created by ``gnt-instance add``
-and by ``gnt-instance modify --disk add``.
+one-node cluster, for disks created by ``gnt-instance add`` and by
+``gnt-instance modify --disk add``.  The instance is a kvm one (never
+started): only kvm may use userspace access, inherited or not.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.integration
 def cl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
     c = TestCluster(tmp_path_factory.mktemp("dparams"))
     try:
-        c.init("--enabled-hypervisors", "fake", "--enabled-disk-templates", "ext,diskless")
+        c.init("--enabled-hypervisors", "fake,kvm", "--enabled-disk-templates", "ext,diskless")
         wrapped_provider(c, "envrec", prelude=(  # create records its EXTP_ variables
             f'if [ "$action" = create ]; then . "{PROVIDER}/common.sh"; set_paths; '
             'mkdir -p "$VOL_DIR"; env | grep ^EXTP_ | sort > "$VOL_DIR/$VOL_NAME.extp"; fi'))
@@ -38,7 +39,7 @@ def _extp(c: TestCluster, volume_suffix: str) -> list[str]:
 def test_diskparams_inheritance(cl: TestCluster) -> None:
     c = cl
     c.ok("gnt-cluster", "modify", "-D", "ext:access=userspace")
-    c.ok("gnt-instance", "add", "-t", "ext", "--disk", "0:size=4M,provider=envrec",
+    c.ok("gnt-instance", "add", "-t", "ext", "--disk", "0:size=4M,provider=envrec", "-H", "kvm",
          "-o", "image+raw", "--no-nics", "--no-install", "--no-start", "inst1")
     assert _extp(c, ".ext.disk0") == ["EXTP_ACCESS=userspace"]  # the cluster's value
 
