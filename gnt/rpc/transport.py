@@ -76,25 +76,25 @@ class ConnectionPool:
         self._closed = False
 
     def _take(self, key: tuple[str, int]) -> tuple[http.client.HTTPSConnection | None, int]:
-        """An idle connection to reuse (or None) and the current generation."""
-        stale: list[http.client.HTTPSConnection] = []
-        found = None
+        """An idle connection to reuse (or None) and the current generation.
+
+        The lock is held only to pop an entry: looking at the socket (a
+        syscall) happens outside it, so the calls of one fan-out do not
+        queue behind each other here.
+        """
         now = time.monotonic()
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("connection pool used after close()")
-            generation = self._generation
-            idle = self._idle.get(key, [])
-            while idle:
-                entry = idle.pop()
-                if now - entry.since > self._expiry or _closed_by_peer(entry.conn):
-                    stale.append(entry.conn)
-                    continue
-                found = entry.conn
-                break
-        for conn in stale:
-            conn.close()
-        return found, generation
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("connection pool used after close()")
+                generation = self._generation
+                idle = self._idle.get(key)
+                entry = idle.pop() if idle else None
+            if entry is None:
+                return None, generation
+            if now - entry.since <= self._expiry and not _closed_by_peer(entry.conn):
+                return entry.conn, generation
+            entry.conn.close()
 
     def _give_back(self, key: tuple[str, int], conn: http.client.HTTPSConnection,
                    generation: int) -> None:
