@@ -59,12 +59,27 @@ def digest(content: str) -> str:
     return hashlib.sha1(content.strip().encode(), usedforsecurity=False).hexdigest()
 
 
+_PREFIX = "ssconf_"  # see Paths.ssconf_file
+
+
 def read(key: str) -> str | None:
     """The content of ``ssconf_<key>`` on this node, or None when absent."""
     try:
         return paths.get().ssconf_file(key).read_text()
     except FileNotFoundError:
         return None
+
+
+def read_all() -> dict[str, str]:
+    """Every ``ssconf_<key>`` file on this node: ``{key: content}`` (files
+    that cannot be read are left out)."""
+    out = {}
+    for f in paths.get().data_dir.glob(f"{_PREFIX}*"):
+        try:
+            out[f.name[len(_PREFIX):]] = f.read_text()
+        except OSError:
+            continue
+    return out
 
 
 def master_node() -> str | None:

@@ -104,14 +104,7 @@ def config_serial() -> int | None:
 def node_replica_state() -> dict[str, Any]:
     """For ``gnt-cluster verify``: ``{"config_serial": int or None,
     "ssconf": {key: content}}`` as found on this node."""
-    p = paths.get()
-    values = {}
-    for f in p.data_dir.glob("ssconf_*"):
-        try:
-            values[f.name[len("ssconf_"):]] = f.read_text()
-        except OSError:
-            continue
-    return {"config_serial": local_config_serial(), "ssconf": values}
+    return {"config_serial": local_config_serial(), "ssconf": ssconf.read_all()}
 
 
 @procedure("config_fetch")

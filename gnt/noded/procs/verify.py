@@ -14,7 +14,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from gnt import constants, errors, paths
+from gnt import constants, errors
+from gnt.config import ssconf
 from gnt.config.ssconf import digest as ssconf_digest
 from gnt.hooks.runner import has_runnable_scripts, hooks_dir
 from gnt.noded.procs.instance import all_instances_info
@@ -24,17 +25,8 @@ from gnt.noded.registry import procedure
 
 log = logging.getLogger(__name__)
 
-SSCONF_PREFIX = "ssconf_"
-
-
 def _replica_state() -> dict[str, Any]:
-    p = paths.get()
-    digests = {}
-    for f in p.data_dir.glob(SSCONF_PREFIX + "*"):
-        try:
-            digests[f.name[len(SSCONF_PREFIX):]] = ssconf_digest(f.read_text())
-        except OSError:
-            continue
+    digests = {k: ssconf_digest(v) for k, v in ssconf.read_all().items()}
     return {"config_serial": local_config_serial(), "ssconf_digests": digests}
 
 
