@@ -40,7 +40,6 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -114,20 +113,27 @@ async def _dispatch(executor: Executor, lookup: Lookup, name: str,
     return await asyncio.get_running_loop().run_in_executor(executor, invoke, proc, args)
 
 
+def _method_not_allowed(method: str) -> errors.RPCError:
+    return errors.RPCError(f"Method {method} not allowed; procedures are called with POST",
+                           errors.ECODE_INVAL)
+
+
+async def _send_reply(send: Send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", _JSON.encode()),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def create_app(executor: Executor, lookup: Lookup = registry.lookup) -> ASGIApp:
     """The ASGI application dispatching calls to the procedures ``lookup``
     finds (default: every registered one) in ``executor``.
 
-    ``POST /<procedure>`` is answered directly, without Starlette's
+    Requests for ``/<procedure>`` are answered directly, without Starlette's
     middleware and routing (a third of the node daemon's CPU for a small
     call); Starlette serves the stream endpoints and answers every other
-    request (unknown paths, other methods) with an error reply.
+    path with an error reply.
     """
-
-    async def call(request: Request) -> Response:  # what the fast path does not take
-        status, reply = await _dispatch(executor, lookup, request.path_params["procedure"],
-                                        await request.body())
-        return Response(reply, status_code=status, media_type=_JSON)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -135,8 +141,7 @@ def create_app(executor: Executor, lookup: Lookup = registry.lookup) -> ASGIApp:
             err = errors.RPCError(f"No procedure at path '{request.url.path}'",
                                   errors.ECODE_NOENT)
         elif status == 405:
-            err = errors.RPCError(f"Method {request.method} not allowed; procedures are "
-                                  "called with POST", errors.ECODE_INVAL)
+            err = _method_not_allowed(request.method)
         else:
             err = errors.RPCError(f"HTTP error {status} for {request.method} "
                                   f"{request.url.path}", errors.ECODE_INVAL)
@@ -145,15 +150,16 @@ def create_app(executor: Executor, lookup: Lookup = registry.lookup) -> ASGIApp:
     # stream endpoints (gnt.noded.streams) only with the full procedure set,
     # not in the join mode
     extra = streams.routes() if lookup is registry.lookup else []
-    fallback = Starlette(
-        routes=[*extra, Route("/{procedure}", call, methods=["POST"])],
-        exception_handlers={HTTPException: http_error},
-    )
+    fallback = Starlette(routes=extra, exception_handlers={HTTPException: http_error})
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["path"][1:] if scope["type"] == "http" else ""
-        if not name or "/" in name or scope["method"] != "POST":
+        if not name or "/" in name:
             await fallback(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await _send_reply(send, 405, encode_reply(
+                False, _method_not_allowed(scope["method"]).encode()))
             return
         chunks = []
         while True:
@@ -163,11 +169,7 @@ def create_app(executor: Executor, lookup: Lookup = registry.lookup) -> ASGIApp:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        status, reply = await _dispatch(executor, lookup, name, b"".join(chunks))
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", _JSON.encode()),
-                                (b"content-length", str(len(reply)).encode())]})
-        await send({"type": "http.response.body", "body": reply})
+        await _send_reply(send, *await _dispatch(executor, lookup, name, b"".join(chunks)))
 
     return app
 
