@@ -412,16 +412,22 @@ class KVMHypervisor(Hypervisor):
         return rt if rt is not None and R.is_alive(rt) else None
 
     @staticmethod
-    def _qmp_status(rt: R.KVMRuntime) -> str | None:
+    def _query_status(rt: R.KVMRuntime) -> str:
+        """QEMU's run state (QMP ``query-status``); raises HypervisorError."""
+        return str(qmp.execute(rt.qmp, "query-status", timeout=INFO_QMP_TIMEOUT)
+                   .get("status", ""))
+
+    @classmethod
+    def _qmp_status(cls, rt: R.KVMRuntime) -> str | None:
+        """QEMU's run state, or None (logged) when QMP does not answer."""
         try:
-            res = qmp.execute(rt.qmp, "query-status", timeout=INFO_QMP_TIMEOUT)
+            return cls._query_status(rt)
         except errors.HypervisorError as err:
             log.warning("Cannot query the status of %s: %s", rt.name, err)
             return None
-        return str(res.get("status", ""))
 
-    @staticmethod
-    def _settled_status(rt: R.KVMRuntime) -> str | None:
+    @classmethod
+    def _settled_status(cls, rt: R.KVMRuntime) -> str | None:
         """The status of a destination QEMU once its incoming migration ended
         (``None`` when QMP never answered within :data:`SETTLE_TIMEOUT` s).
 
@@ -435,8 +441,7 @@ class KVMHypervisor(Hypervisor):
         last: errors.HypervisorError | None = None
         while True:
             try:
-                st = str(qmp.execute(rt.qmp, "query-status", timeout=INFO_QMP_TIMEOUT)
-                         .get("status", ""))
+                st = cls._query_status(rt)
             except errors.HypervisorError as err:
                 st, last = None, err
             if st not in ("inmigrate", None) or time.monotonic() > deadline:
