@@ -23,7 +23,7 @@ from typing import Any
 from gnt import constants as C
 from gnt import errors
 from gnt.extstorage.diskparams import check_access
-from gnt.objects import ConfigData
+from gnt.objects import ConfigData, fill
 
 #: diskparams: template -> parameter -> value
 DiskParams = Mapping[str, Mapping[str, Any]]
@@ -54,23 +54,22 @@ def check_consistency(cfg: ConfigData, cluster_diskparams: DiskParams | None = N
     Raises OpPrereqError (``wrong_state``) naming the first instance (by
     name) that could not run, its hypervisor and template.
     """
-    cluster_dp = cfg.cluster.diskparams if cluster_diskparams is None else cluster_diskparams
+    # the nodes' own inheritance (fill_disk_params) on copies carrying the new values
+    cluster = cfg.cluster if cluster_diskparams is None else cfg.cluster.model_copy(
+        update={"diskparams": dict(cluster_diskparams)})
+    groups = dict(cfg.nodegroups)
+    if group_uuid in groups and group_diskparams is not None:
+        groups[group_uuid] = groups[group_uuid].model_copy(
+            update={"diskparams": dict(group_diskparams)})
     for inst in sorted(cfg.instances.values(), key=lambda i: i.name):
         template = inst.disk_template
-        if template not in C.DTS_HAVE_ACCESS:
-            continue
         node = cfg.nodes.get(inst.primary_node)
         gid = node.group if node is not None else None
-        if group_uuid is not None and gid != group_uuid:
+        if template not in C.DTS_HAVE_ACCESS or group_uuid not in (None, gid):
             continue
-        if group_uuid is not None and group_diskparams is not None:
-            group_dp: DiskParams = group_diskparams
-        else:
-            group = cfg.nodegroups.get(gid) if gid is not None else None
-            group_dp = group.diskparams if group is not None else {}
-        inherited = {**cluster_dp.get(template, {}), **group_dp.get(template, {})}
+        group = groups.get(gid) if gid is not None else None
         for disk in cfg.instance_disks(inst):
-            access = {**inherited, **disk.params}.get(C.LDP_ACCESS)
+            access = fill.fill_disk_params(cluster, group, disk).get(C.LDP_ACCESS)
             try:
                 check_access(inst.hypervisor, template, access)
             except errors.OpPrereqError:
