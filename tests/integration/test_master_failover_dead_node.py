@@ -34,9 +34,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
     c = TestCluster(tmp_path_factory.mktemp("failover-dead"), nodes=list(NODES),
                     instances=["inst1"])
     try:
-        c.init("--enabled-hypervisors", "fake", "--enabled-disk-templates", "diskless")
-        for n in NODES[1:]:
-            c.add_node(n)
+        c.up("--enabled-hypervisors", "fake", "--enabled-disk-templates", "diskless")
         yield c
     finally:
         c.destroy()

@@ -59,10 +59,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
     c = TestCluster(tmp_path_factory.mktemp("multinode"), nodes=list(NODES),
                     instances=[f"inst{i}" for i in range(1, 6)])
     try:
-        c.init("--enabled-hypervisors", "fake", "--enabled-disk-templates",
-               "diskless,file,sharedfile", "-C", "3")
-        for n in NODES[1:]:
-            c.add_node(n)
+        c.up("--enabled-hypervisors", "fake", "--enabled-disk-templates",
+             "diskless,file,sharedfile", "-C", "3")
         yield c
     finally:
         c.destroy()

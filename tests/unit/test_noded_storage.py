@@ -11,6 +11,7 @@ import pytest
 from gnt import constants as C
 from gnt import errors
 from gnt.noded.procs import storage as st
+from tests.support.noderoot import file_storage_root
 
 pytestmark = pytest.mark.unit
 
@@ -21,11 +22,7 @@ SHARED = "/srv/ganeti/shared-file-storage"
 
 @pytest.fixture()
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("GNT_ROOT", str(tmp_path))
-    conf = tmp_path / "etc/ganeti"
-    conf.mkdir(parents=True)
-    (conf / "file-storage-paths").write_text(f"{FS_DIR}\n{SHARED}\n")
-    return tmp_path
+    return file_storage_root(tmp_path, monkeypatch, f"{FS_DIR}\n{SHARED}\n")
 
 
 def sparse(path: Path, size: int) -> None:

@@ -17,6 +17,7 @@ from gnt.config import load_config_file, ssconf, write_config_file
 from gnt.noded.procs import basic, replica
 from gnt.noded.procs.verify import node_verify
 from gnt.objects import Cluster, ConfigData, Instance, Node, NodeGroup
+from tests.support.noderoot import file_storage_root
 
 pytestmark = pytest.mark.unit
 
@@ -25,11 +26,7 @@ FS_DIR = "/srv/ganeti/file-storage"
 
 @pytest.fixture()
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("GNT_ROOT", str(tmp_path))
-    conf = tmp_path / "etc/ganeti"
-    conf.mkdir(parents=True)
-    (conf / "file-storage-paths").write_text(f"{FS_DIR}\n")
-    return tmp_path
+    return file_storage_root(tmp_path, monkeypatch, f"{FS_DIR}\n")
 
 
 def test_ssconf_write_changes_only_what_changed(root: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from gnt import errors, storage
 from gnt.storage import file as filestorage
 from gnt.storage.base import BlockDevSpec
+from tests.support.noderoot import file_storage_root
 
 pytestmark = pytest.mark.unit
 
@@ -19,11 +20,7 @@ FS_DIR = "/srv/ganeti/file-storage"
 
 @pytest.fixture()
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("GNT_ROOT", str(tmp_path))
-    conf = tmp_path / "etc/ganeti"
-    conf.mkdir(parents=True)
-    (conf / "file-storage-paths").write_text(f"# allowed\n\n{FS_DIR}\n/srv/ganeti/other/\n")
-    return tmp_path
+    return file_storage_root(tmp_path, monkeypatch, f"# allowed\n\n{FS_DIR}\n/srv/ganeti/other/\n")
 
 
 def disk(path: str = f"{FS_DIR}/inst1/u0.file.disk0", size: int = 64,
